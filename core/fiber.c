@@ -1,0 +1,252 @@
+/*
+ * core/fiber.c — fiber stacks, context set-up, sanitizer annotations and
+ * the stack-overflow reporter.
+ *
+ * Stacks are anonymous mappings with a PROT_NONE guard page at the low end,
+ * so running off a stack faults instead of corrupting the neighbour. A
+ * SIGSEGV handler on an alternate signal stack checks whether the fault hit
+ * the running task's guard page; if so it writes one line naming the task
+ * and dies by SIGSEGV (the default action, so the exit status tells the
+ * truth). Any other fault is handed to the previous handler (ASan's, or the
+ * default).
+ *
+ * A small cache keeps freed stacks of the default size, so starting a task
+ * costs no mmap/mprotect in the steady state. A recycled stack is
+ * unpoisoned for ASan: the dead fiber left its frames' redzones behind.
+ *
+ * Fork story: the cache is per process; a forked child inherits the cached
+ * mappings (copy-on-write) and may use or unmap them freely.
+ */
+#define _GNU_SOURCE
+#include "fiber.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define AXLE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AXLE_ASAN 1
+#endif
+#endif
+#ifdef AXLE_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define AXLE_VALGRIND 1
+#endif
+#endif
+
+#define STACK_CACHE_MAX 64
+
+/* Freed stacks kept for reuse; all of cache_size usable bytes. */
+static axle__stack stack_cache[STACK_CACHE_MAX];
+static size_t stack_cache_len;  /* Invariant: entries [0, len) are live mappings */
+static size_t stack_cache_size; /* usable size of cached stacks (0: empty cache) */
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+int axle__stack_alloc(axle__stack *st, size_t size)
+{
+    size_t ps = page_size();
+    size = (size + ps - 1) & ~(ps - 1);
+    if (stack_cache_len > 0 && stack_cache_size == size) {
+        *st = stack_cache[--stack_cache_len];
+#ifdef AXLE_ASAN
+        ASAN_UNPOISON_MEMORY_REGION(st->lo, (char *)st->hi - (char *)st->lo);
+#endif
+        return 0;
+    }
+    size_t total = size + ps;
+    void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+    if (map == MAP_FAILED)
+        return -ENOMEM;
+    if (mprotect(map, ps, PROT_NONE) < 0) {
+        munmap(map, total);
+        return -ENOMEM;
+    }
+    st->map = map;
+    st->map_size = total;
+    st->lo = (char *)map + ps;
+    st->hi = (char *)map + total;
+    st->vg_id = 0;
+#ifdef AXLE_VALGRIND
+    st->vg_id = VALGRIND_STACK_REGISTER(st->lo, st->hi);
+#endif
+    return 0;
+}
+
+static void stack_unmap(axle__stack *st)
+{
+#ifdef AXLE_VALGRIND
+    VALGRIND_STACK_DEREGISTER(st->vg_id);
+#endif
+    munmap(st->map, st->map_size);
+}
+
+void axle__stack_free(axle__stack *st)
+{
+    size_t size = (size_t)((char *)st->hi - (char *)st->lo);
+    if (stack_cache_len == 0)
+        stack_cache_size = size;
+    if (size == stack_cache_size && stack_cache_len < STACK_CACHE_MAX) {
+        stack_cache[stack_cache_len++] = *st;
+        return;
+    }
+    stack_unmap(st);
+}
+
+void axle__stack_cache_drain(void)
+{
+    while (stack_cache_len > 0)
+        stack_unmap(&stack_cache[--stack_cache_len]);
+    stack_cache_size = 0;
+}
+
+extern void axle__ctx_trampoline(void);
+
+void *axle__ctx_init(void *lo, void *top, void (*entry)(void *), void *arg)
+{
+    (void)lo;
+    uintptr_t t = (uintptr_t)top & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    /* The frame axle__ctx_switch pops: cw, r15 r14 r13 r12 rbx rbp, return. */
+    uint64_t *sp = (uint64_t *)(t - 16); /* after `ret`, rsp is 16-aligned */
+    *--sp = (uint64_t)(uintptr_t)axle__ctx_trampoline;
+    *--sp = 0;                           /* rbp */
+    *--sp = 0;                           /* rbx */
+    *--sp = (uint64_t)(uintptr_t)entry;  /* r12 */
+    *--sp = (uint64_t)(uintptr_t)arg;    /* r13 */
+    *--sp = 0;                           /* r14 */
+    *--sp = 0;                           /* r15 */
+    *--sp = 0x1F80ull | (0x037Full << 32); /* mxcsr, x87 control word */
+    return sp;
+#elif defined(__aarch64__)
+    uint64_t *sp = (uint64_t *)(t - 176);
+    memset(sp, 0, 176);
+    sp[0] = (uint64_t)(uintptr_t)entry;               /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)arg;                 /* x20 */
+    sp[11] = (uint64_t)(uintptr_t)axle__ctx_trampoline; /* x30 */
+    return sp;
+#else
+#error "axle: no context switch for this architecture"
+#endif
+}
+
+void axle__fiber_switch_begin(void **fake_save, const void *to_lo, size_t to_size)
+{
+#ifdef AXLE_ASAN
+    __sanitizer_start_switch_fiber(fake_save, to_lo, to_size);
+#else
+    (void)fake_save, (void)to_lo, (void)to_size;
+#endif
+}
+
+void axle__fiber_switch_end(void *fake_save, const void **from_lo, size_t *from_size)
+{
+#ifdef AXLE_ASAN
+    __sanitizer_finish_switch_fiber(fake_save, from_lo, from_size);
+#else
+    (void)fake_save, (void)from_lo, (void)from_size;
+#endif
+}
+
+/* ---- stack overflow reporter ------------------------------------------ */
+
+/* Implemented by sched.c: the running task's guard and name, or 0. */
+int axle__overflow_lookup(void *addr, const char **name, size_t *stack_size);
+
+static struct sigaction old_segv, old_bus;
+static void *alt_stack;
+static size_t alt_stack_size;
+static int handler_installed;
+
+static void write_str(const char *s) { (void)!write(2, s, strlen(s)); }
+
+static void fmt_u(char *buf, size_t v)
+{
+    char tmp[24];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i)
+        *buf++ = tmp[--i];
+    *buf = 0;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    const char *name;
+    size_t size;
+    if (axle__overflow_lookup(si->si_addr, &name, &size)) {
+        char num[24];
+        fmt_u(num, size);
+        write_str("axle: stack overflow in task '");
+        write_str(name);
+        write_str("' (stack ");
+        write_str(num);
+        write_str(" bytes): raise axle_task_opts.stack_size or axle_run_opts.stack_size\n");
+        signal(sig, SIG_DFL);
+        return; /* the faulting access repeats and kills the process by SIGSEGV */
+    }
+    /* Not ours: restore the previous handler and let the access fault again. */
+    sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+}
+
+int axle__overflow_handler_install(void)
+{
+    if (handler_installed)
+        return 0;
+    alt_stack_size = 64 * 1024;
+    alt_stack = mmap(NULL, alt_stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (alt_stack == MAP_FAILED)
+        return -ENOMEM;
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = alt_stack_size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) < 0) {
+        munmap(alt_stack, alt_stack_size);
+        return -errno;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    handler_installed = 1;
+    return 0;
+}
+
+void axle__overflow_handler_remove(void)
+{
+    if (!handler_installed)
+        return;
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(alt_stack, alt_stack_size);
+    handler_installed = 0;
+}

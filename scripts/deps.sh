@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages axle needs, only those that are missing.
+# Runs `apt-get update` only when something must be installed; does nothing
+# (and needs no root) when every package is already present.
+set -eu
+
+PKGS="cmake make gcc pkg-config liburing-dev libprotobuf-c-dev protobuf-c-compiler \
+libreadline-dev check"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "axle: installing missing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "axle: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

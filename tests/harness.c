@@ -1,0 +1,150 @@
+/*
+ * tests/harness.c — the per-test sandbox (see harness.h).
+ *
+ * The fixture is "checked", so it runs inside the forked test process:
+ * whatever it sets up dies with that process, and its assertions count as
+ * the test's. Teardown reaps descendants for a bounded time before it
+ * declares a leak, and kills what is left so nothing outlives the test.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int start_fds;
+static char runtime_dir[128];
+static char shm_prefix[64];
+
+int axle_test_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the DIR's own fd */
+}
+
+void axle_test_setup(void)
+{
+    setsid();
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    snprintf(runtime_dir, sizeof runtime_dir, "/tmp/axle-test.%d", (int)getpid());
+    mkdir(runtime_dir, 0700);
+    setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+    snprintf(shm_prefix, sizeof shm_prefix, "axle.%d.", (int)getpid());
+    start_fds = axle_test_fd_count();
+}
+
+/* SIGKILL every live child (orphans come back to us: we are a subreaper). */
+static void kill_children(void)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
+        kill((pid_t)atoi(p), SIGKILL);
+}
+
+/*
+ * Reap every descendant, giving them about 2 s to finish on their own;
+ * returns how many had to be killed.
+ */
+static int reap_descendants(void)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        pid_t p = waitpid(-1, NULL, WNOHANG);
+        if (p > 0)
+            continue;
+        if (p < 0 && errno == ECHILD)
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int left = 0;
+    for (;;) {
+        kill_children();
+        pid_t p = waitpid(-1, NULL, 0);
+        if (p < 0)
+            break;
+        left++;
+    }
+    return left;
+}
+
+static int shm_leftovers(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    size_t plen = strlen(shm_prefix);
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, shm_prefix, plen) == 0) {
+            char path[512];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+            n++;
+        }
+    closedir(d);
+    return n;
+}
+
+void axle_test_teardown(void)
+{
+    int left = reap_descendants();
+    int shm = shm_leftovers();
+    int fds = axle_test_fd_count();
+    rmdir(runtime_dir);
+    ck_assert_msg(left == 0, "%d descendant process(es) outlived the test", left);
+    ck_assert_msg(shm == 0, "%d /dev/shm/%s* segment(s) left behind", shm, shm_prefix);
+    ck_assert_msg(fds == start_fds, "fd count %d at the end, %d at the start", fds, start_fds);
+}
+
+TCase *axle_test_tcase(const char *name, double seconds)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, axle_test_setup, axle_test_teardown);
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    double mult = m ? atof(m) : 1.0;
+    if (mult < 1.0)
+        mult = 1.0;
+    tcase_set_timeout(tc, seconds * mult);
+    return tc;
+}
+
+int axle_test_main(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int axle_test_run(axle_fn fn, void *arg)
+{
+    int rc = axle_run(fn, arg, NULL);
+    return rc;
+}
