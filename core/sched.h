@@ -38,7 +38,7 @@ void axle__wake(axle_task *t, int value);
 /* Abort request seen by the task (e.g. to map -EINTR to -ECANCELED). */
 bool axle__task_abort_requested(const axle_task *t);
 
-/* Fails with -ECANCELED (and marks the responsible scope) when cancelled. */
+/* Fails with -ECANCELED when the calling task is cancelled; else 0. */
 int axle__checkpoint(void);
 /* Aborts with a message when not called on a scheduler task. */
 axle_task *axle__current(void);

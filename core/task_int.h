@@ -11,7 +11,7 @@
 /* Private bits of axle_scope.flags_ (the low byte holds AXLE_SCOPE_*). */
 enum {
     SCOPE_CANCELLED = 1u << 8, /* cancel requested (call or deadline) */
-    SCOPE_CAUGHT = 1u << 9,    /* a checkpoint inside failed because of it */
+    SCOPE_CAUGHT = 1u << 9,    /* close absorbed its cancellation */
     SCOPE_FIRED = 1u << 10,    /* its deadline fired */
     SCOPE_OPEN = 1u << 11,     /* between open and close */
     SCOPE_ROOT = 1u << 12,     /* a task's root link, not a user scope */
@@ -70,7 +70,7 @@ void axle__scope_link(axle_scope *node, axle_scope *parent);
 void axle__scope_unlink(axle_scope *node);
 /* The scope whose cancellation reaches t now, or NULL. */
 axle_scope *axle__cancel_source(const axle_task *t);
-/* -ECANCELED, marking the responsible scope as having caught it. */
+/* The code a checkpoint returns when t is cancelled (-ECANCELED). */
 int axle__cancelled(axle_task *t);
 /* Abort t's park if it is parked and not yet aborted. */
 void axle__task_abort(axle_task *t);

@@ -141,15 +141,19 @@ struct axle_scope {
 AXLE_API void axle_scope_open(axle_scope *sc, int64_t deadline, unsigned flags);
 
 /* trio's move_on_after: the deadline cancels silently. */
+static inline int64_t axle__deadline_after(int64_t ns)
+{
+    int64_t now = axle_now();
+    return ns >= AXLE_NO_DEADLINE - now ? AXLE_NO_DEADLINE : now + ns;
+}
 static inline void axle_move_on_after(axle_scope *sc, int64_t ns)
 {
-    axle_scope_open(sc, ns >= AXLE_NO_DEADLINE - axle_now() ? AXLE_NO_DEADLINE : axle_now() + ns, 0);
+    axle_scope_open(sc, axle__deadline_after(ns), 0);
 }
 /* trio's fail_after: the deadline closes the scope as -ETIMEDOUT. */
 static inline void axle_fail_after(axle_scope *sc, int64_t ns)
 {
-    axle_scope_open(sc, ns >= AXLE_NO_DEADLINE - axle_now() ? AXLE_NO_DEADLINE : axle_now() + ns,
-                    AXLE_SCOPE_FAIL_AFTER);
+    axle_scope_open(sc, axle__deadline_after(ns), AXLE_SCOPE_FAIL_AFTER);
 }
 
 /*
@@ -170,8 +174,8 @@ AXLE_API int axle_scope_close(axle_scope *sc, int rc);
 /*
  * axle_scope_cancel — cancel the scope: every checkpoint inside it now fails
  * with -ECANCELED, and tasks parked inside it are woken. Idempotent. May be
- * called from any task of the scheduler, or on a scope that is not open
- * yet: it is then cancelled as soon as it opens.
+ * called from any task of the scheduler, on an open scope; on a closed scope
+ * it does nothing.
  */
 AXLE_API void axle_scope_cancel(axle_scope *sc);
 AXLE_API void axle_scope_set_deadline(axle_scope *sc, int64_t deadline);
@@ -179,7 +183,10 @@ AXLE_API int64_t axle_scope_deadline(const axle_scope *sc);
 AXLE_API void axle_scope_set_shield(axle_scope *sc, bool shield);
 /* Whether cancel was requested (by call or deadline). */
 AXLE_API bool axle_scope_cancel_called(const axle_scope *sc);
-/* Whether a checkpoint inside the scope failed because of this scope. */
+/*
+ * Whether axle_scope_close absorbed a cancellation caused by this scope
+ * (trio's cancelled_caught). False until the scope closes.
+ */
 AXLE_API bool axle_scope_cancelled_caught(const axle_scope *sc);
 
 /* ----------------------------------------------------------------------- */
@@ -202,8 +209,10 @@ AXLE_API int axle_nursery_open(axle_nursery **out);
  * first runs at the scheduler's next turn.
  *   opts: borrowed, may be NULL. arg: borrowed for the task's life.
  * Returns: 0.
- * Errors: -ENOMEM (no stack); -AXLE_ECLOSED (the nursery has closed).
+ * Errors: -ENOMEM (no stack).
  * Checkpoint: no.
+ * A nursery accepts new tasks until axle_nursery_close returns (tasks may
+ * start siblings while close waits); after that n is gone.
  */
 AXLE_API int axle_nursery_start_soon(axle_nursery *n, axle_fn fn, void *arg,
                                      const axle_task_opts *opts);
@@ -219,7 +228,7 @@ typedef int (*axle_start_fn)(void *arg, axle_task_status *st);
  * Returns: 0.
  * Errors: the task's own code if it fails before reporting started (its rich
  *   error is moved to the caller); -AXLE_ENOTSTARTED if it returns 0
- *   without reporting; -ECANCELED; -ENOMEM; -AXLE_ECLOSED.
+ *   without reporting; -ECANCELED; -ENOMEM.
  * Checkpoint: yes.
  */
 AXLE_API int axle_nursery_start(axle_nursery *n, axle_start_fn fn, void *arg,
