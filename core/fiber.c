@@ -10,8 +10,9 @@
  * truth). Any other fault is handed to the previous handler (ASan's, or the
  * default).
  *
- * A small cache keeps freed stacks of the default size, so starting a task
- * costs no mmap/mprotect in the steady state. A recycled stack is
+ * A cache keeps up to STACK_CACHE_MAX freed stacks of one size (the
+ * default), so starting a task costs no mmap/mprotect in the steady state.
+ * Only the pages a fiber touched stay resident, typically a few KiB each. A recycled stack is
  * unpoisoned for ASan: the dead fiber left its frames' redzones behind.
  *
  * Fork story: the cache is per process; a forked child inherits the cached
@@ -48,7 +49,7 @@
 #endif
 #endif
 
-#define STACK_CACHE_MAX 64
+#define STACK_CACHE_MAX 1024
 
 /* Freed stacks kept for reuse; all of cache_size usable bytes. */
 static axle__stack stack_cache[STACK_CACHE_MAX];
@@ -148,24 +149,6 @@ void *axle__ctx_init(void *lo, void *top, void (*entry)(void *), void *arg)
     return sp;
 #else
 #error "axle: no context switch for this architecture"
-#endif
-}
-
-void axle__fiber_switch_begin(void **fake_save, const void *to_lo, size_t to_size)
-{
-#ifdef AXLE_ASAN
-    __sanitizer_start_switch_fiber(fake_save, to_lo, to_size);
-#else
-    (void)fake_save, (void)to_lo, (void)to_size;
-#endif
-}
-
-void axle__fiber_switch_end(void *fake_save, const void **from_lo, size_t *from_size)
-{
-#ifdef AXLE_ASAN
-    __sanitizer_finish_switch_fiber(fake_save, from_lo, from_size);
-#else
-    (void)fake_save, (void)from_lo, (void)from_size;
 #endif
 }
 

@@ -39,8 +39,26 @@ void axle__ctx_switch(void **save_sp, void *load_sp);
  * the departing fiber's slot (NULL when it never resumes). After arriving:
  * fiber_switch_end(save_of_the_arriving_fiber, &from_lo, &from_size).
  */
-void axle__fiber_switch_begin(void **fake_save, const void *to_lo, size_t to_size);
-void axle__fiber_switch_end(void *fake_save, const void **from_lo, size_t *from_size);
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+static inline void axle__fiber_switch_begin(void **fake_save, const void *to_lo, size_t to_size)
+{
+    __sanitizer_start_switch_fiber(fake_save, to_lo, to_size);
+}
+static inline void axle__fiber_switch_end(void *fake_save, const void **from_lo, size_t *from_size)
+{
+    __sanitizer_finish_switch_fiber(fake_save, from_lo, from_size);
+}
+#else
+static inline void axle__fiber_switch_begin(void **fake_save, const void *to_lo, size_t to_size)
+{
+    (void)fake_save, (void)to_lo, (void)to_size;
+}
+static inline void axle__fiber_switch_end(void *fake_save, const void **from_lo, size_t *from_size)
+{
+    (void)fake_save, (void)from_lo, (void)from_size;
+}
+#endif
 
 /* Install / remove the guard-page fault reporter (SIGSEGV on an alt stack). */
 int axle__overflow_handler_install(void);

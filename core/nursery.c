@@ -211,7 +211,7 @@ int axle_nursery_start(axle_nursery *n, axle_start_fn fn, void *arg, const axle_
         if (st.err)
             axle__error_put(caller, st.err);
         else if (rc == -AXLE_ENOTSTARTED)
-            AXLE_SET_ERR(rc, "task '%s' returned %d without calling axle_started", t->name, st.rc);
+            AXLE_SET_ERR(rc, "task '%s' returned %d without calling axle_started", axle_task_name(t), st.rc);
     }
     return axle_scope_close(&tmp, rc);
 }
@@ -219,7 +219,7 @@ int axle_nursery_start(axle_nursery *n, axle_start_fn fn, void *arg, const axle_
 void axle_started(axle_task_status *st, void *value)
 {
     if (st->started) {
-        axle_log_warning("axle_started called twice by task '%s'; ignored", st->task->name);
+        axle_log_warning("axle_started called twice by task '%s'; ignored", axle_task_name(st->task));
         return;
     }
     axle_task *t = st->task;

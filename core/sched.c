@@ -64,6 +64,7 @@ static struct sched {
     size_t sched_stack_size;
     void *sched_fake;        /* its ASan fake-stack slot */
     axle_task *run_head, *run_tail; /* runnable tasks, FIFO */
+    size_t run_len;          /* Invariant: the length of that queue */
     unsigned long batch_left; /* switches left in this batch */
     axle_task *zombie;       /* finished task whose stack awaits freeing */
     size_t ntasks;           /* live tasks */
@@ -99,7 +100,13 @@ axle_task *axle__current(void)
 }
 
 axle_task *axle_task_self(void) { return axle__current(); }
-const char *axle_task_name(const axle_task *t) { return t->name; }
+const char *axle_task_name(const axle_task *t)
+{
+    axle_task *m = (axle_task *)t; /* the default name is made on first use */
+    if (!m->name[0])
+        snprintf(m->name, sizeof m->name, "task-%lu", m->id);
+    return m->name;
+}
 size_t axle_task_count(void) { return S.ntasks; }
 bool axle__task_abort_requested(const axle_task *t) { return t->abort_requested; }
 
@@ -108,7 +115,7 @@ struct axle_error **axle__error_slot(void) { return S.current ? &S.current->err 
 
 struct axle_error **axle__task_error_slot(axle_task *t) { return &t->err; }
 
-const char *axle__current_task_name(void) { return S.current ? S.current->name : NULL; }
+const char *axle__current_task_name(void) { return S.current ? axle_task_name(S.current) : NULL; }
 
 /* ---- run queue and switching ------------------------------------------ */
 
@@ -121,6 +128,7 @@ void axle__task_ready(axle_task *t)
     else
         S.run_head = t;
     S.run_tail = t;
+    S.run_len++;
 }
 
 static axle_task *run_pop(void)
@@ -130,6 +138,7 @@ static axle_task *run_pop(void)
         S.run_head = t->next_run;
         if (!S.run_head)
             S.run_tail = NULL;
+        S.run_len--;
     }
     return t;
 }
@@ -145,8 +154,8 @@ static void free_zombie(void)
 /* Runs in the arriving context after every switch. */
 static void arrived(axle_task *self, void *fake)
 {
-    const void *from_lo;
-    size_t from_size;
+    const void *from_lo = NULL;
+    size_t from_size = 0;
     axle__fiber_switch_end(fake, &from_lo, &from_size);
     if (S.zombie)
         free_zombie();
@@ -174,12 +183,22 @@ static void switch_to(axle_task *from, axle_task *to, bool dying)
     arrived(from, *fake);
 }
 
+/* Nothing for the scheduler context to do between batches: no I/O, no timer. */
+static inline bool loop_idle(void)
+{
+    return S.inflight == 0 && S.heap_len == 0 && io_uring_sq_ready(&S.ring) == 0;
+}
+
 /*
  * Leave the running task (already queued, parked or dead): go straight to
- * the next runnable task while the batch lasts, else to the scheduler.
+ * the next runnable task while the batch lasts (or, when there is no I/O
+ * and no timer to look at, start the next batch at once), else to the
+ * scheduler.
  */
 static void leave(axle_task *from, bool dying)
 {
+    if (S.batch_left == 0 && S.run_head && loop_idle())
+        S.batch_left = S.run_len;
     if (S.batch_left > 0 && S.run_head) {
         S.batch_left--;
         axle_task *next = run_pop();
@@ -219,7 +238,7 @@ int axle__park(axle__abort_fn abort, void *data)
 void axle__wake(axle_task *t, int value)
 {
     if (t->state != TASK_PARKED) {
-        fprintf(stderr, "axle: internal error: waking task '%s' that is not parked\n", t->name);
+        fprintf(stderr, "axle: internal error: waking task '%s' that is not parked\n", axle_task_name(t));
         abort();
     }
     t->wake_value = value;
@@ -399,8 +418,8 @@ static void task_exit(axle_task *t);
 static void task_entry(void *arg)
 {
     axle_task *t = arg;
-    const void *from_lo;
-    size_t from_size;
+    const void *from_lo = NULL;
+    size_t from_size = 0;
     axle__fiber_switch_end(NULL, &from_lo, &from_size);
     if (!S.sched_stack_lo) {
         /* The first switch into a task always comes from the scheduler. */
@@ -433,10 +452,8 @@ axle_task *axle__task_new(axle_fn fn, axle_start_fn sfn, void *arg, const axle_t
     t->sfn = sfn;
     t->arg = arg;
     t->id = ++S.next_id;
-    if (opts && opts->name)
-        snprintf(t->name, sizeof t->name, "%s", opts->name);
-    else
-        snprintf(t->name, sizeof t->name, "task-%lu", t->id);
+    if (opts && opts->name) /* else axle_task_name makes "task-<id>" when asked */
+        strncpy(t->name, opts->name, sizeof t->name - 1);
     t->root.flags_ = SCOPE_ROOT | SCOPE_OPEN;
     t->root.task_ = t;
     t->root.heap_index_ = SIZE_MAX;
@@ -453,7 +470,7 @@ static void task_exit(axle_task *t)
         fprintf(stderr,
                 "axle: task '%s' returned with a cancel scope or nursery still open: "
                 "every open needs its close before the task returns\n",
-                t->name);
+                axle_task_name(t));
         abort();
     }
     t->state = TASK_DONE;
@@ -572,12 +589,9 @@ static void loop(void)
 {
     while (S.ntasks > 0) {
         poll_io();
-        size_t n = 0;
-        for (axle_task *t = S.run_head; t; t = t->next_run)
-            n++;
-        if (n == 0)
+        if (!S.run_head)
             continue;
-        S.batch_left = n - 1;
+        S.batch_left = S.run_len - 1;
         axle_task *t = run_pop();
         switch_to(NULL, t, false);
     }
@@ -692,7 +706,7 @@ int axle__overflow_lookup(void *addr, const char **name, size_t *stack_size)
     char *a = addr, *guard_lo = t->stack.map, *lo = t->stack.lo;
     /* The guard page, or just below the mapping (a huge frame skipping it). */
     if (a >= guard_lo - 65536 && a < lo) {
-        *name = t->name;
+        *name = axle_task_name(t);
         *stack_size = (size_t)((char *)t->stack.hi - lo);
         return 1;
     }
