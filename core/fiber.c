@@ -97,6 +97,10 @@ int axle__stack_alloc(axle__stack *st, size_t size)
 
 static void stack_unmap(axle__stack *st)
 {
+#ifdef AXLE_ASAN
+    /* ASan keeps shadow poison across munmap; a later mapping may land here. */
+    ASAN_UNPOISON_MEMORY_REGION(st->lo, (char *)st->hi - (char *)st->lo);
+#endif
 #ifdef AXLE_VALGRIND
     VALGRIND_STACK_DEREGISTER(st->vg_id);
 #endif

@@ -1,0 +1,65 @@
+# Makefile — a thin wrapper over CMake for the usual runs.
+#
+#   make test     plain build (build/) and ASan+UBSan build (build-asan/), both
+#                 with CTest; ends with "N passed, N failed", non-zero on failure
+#   make asan     only the sanitizer pass
+#   make demo     build and run examples/pipeline
+#   make bench    Release build (build-release/), run axle-bench $(ARGS)
+#   make format   clang-format every C source and header in place
+#   make clean    remove the build directories
+#
+# Every target that builds first installs missing Debian packages
+# (scripts/deps.sh).
+
+JOBS := $(shell nproc)
+MAKEFLAGS += --no-print-directory # CMake's own makefiles run under this one
+PASS := cmake/test-pass.sh
+SUMMARY := cmake/test-summary.sh
+
+# Sanitizer runs: slower, so check's per-test timeouts are stretched; leaks
+# are errors; UBSan stops at the first report, with a stack.
+ASAN_ENV := CK_TIMEOUT_MULTIPLIER=4 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+PLAIN_PASS := $(PASS) build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_PASS := env $(ASAN_ENV) $(PASS) build-asan -DCMAKE_BUILD_TYPE=Debug -DAXLE_SANITIZE=ON
+
+.PHONY: deps test asan demo bench format clean
+
+deps:
+	@sh scripts/deps.sh
+
+# Both passes always run; the summary and the exit status cover both.
+test: deps
+	@status=0; \
+	$(PLAIN_PASS) || status=1; \
+	$(ASAN_PASS) || status=1; \
+	$(SUMMARY) build build-asan || status=1; \
+	exit $$status
+
+asan: deps
+	@status=0; \
+	$(ASAN_PASS) || status=1; \
+	$(SUMMARY) build-asan || status=1; \
+	exit $$status
+
+demo: deps
+	@test -f examples/pipeline.c || { echo "make demo: examples/pipeline.c does not exist yet" >&2; exit 1; }
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build -j $(JOBS) --target pipeline
+	./build/examples/pipeline
+
+bench: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+	cmake --build build-release -j $(JOBS) --target axle-bench
+	@mkdir -p bench/results
+	./build-release/bench/axle-bench $(ARGS)
+
+# Tracked and new (not ignored) files, so build trees are never touched.
+format:
+	git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h' \
+		| xargs -0 -r clang-format -i
+
+clean:
+	rm -rf build build-asan build-release
