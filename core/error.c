@@ -24,11 +24,11 @@ struct axle_frame {
 };
 
 struct axle_error {
-    int code;                        /* negative */
-    char *msg;                       /* owned; may be NULL */
+    int code;                             /* negative */
+    char *msg;                            /* owned; may be NULL */
     struct axle_frame frames[MAX_FRAMES]; /* innermost first */
     size_t nframes;
-    struct axle_error **members;     /* owned, for -AXLE_EGROUP */
+    struct axle_error **members; /* owned, for -AXLE_EGROUP */
     size_t nmembers;
 };
 
@@ -163,7 +163,10 @@ void axle_error_clear(void)
 }
 
 int axle_error_code(const axle_error *e) { return e->code; }
-const char *axle_error_message(const axle_error *e) { return e->msg ? e->msg : axle_strerror(e->code); }
+const char *axle_error_message(const axle_error *e)
+{
+    return e->msg ? e->msg : axle_strerror(e->code);
+}
 size_t axle_error_nframes(const axle_error *e) { return e->nframes; }
 
 int axle_error_frame(const axle_error *e, size_t i, const char **func, const char **file, int *line)

@@ -76,8 +76,8 @@ int axle__stack_alloc(axle__stack *st, size_t size)
         return 0;
     }
     size_t total = size + ps;
-    void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                     -1, 0);
+    void *map =
+        mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (map == MAP_FAILED)
         return -ENOMEM;
     if (mprotect(map, ps, PROT_NONE) < 0) {
@@ -136,19 +136,19 @@ void *axle__ctx_init(void *lo, void *top, void (*entry)(void *), void *arg)
     /* The frame axle__ctx_switch pops: cw, r15 r14 r13 r12 rbx rbp, return. */
     uint64_t *sp = (uint64_t *)(t - 16); /* after `ret`, rsp is 16-aligned */
     *--sp = (uint64_t)(uintptr_t)axle__ctx_trampoline;
-    *--sp = 0;                           /* rbp */
-    *--sp = 0;                           /* rbx */
-    *--sp = (uint64_t)(uintptr_t)entry;  /* r12 */
-    *--sp = (uint64_t)(uintptr_t)arg;    /* r13 */
-    *--sp = 0;                           /* r14 */
-    *--sp = 0;                           /* r15 */
+    *--sp = 0;                             /* rbp */
+    *--sp = 0;                             /* rbx */
+    *--sp = (uint64_t)(uintptr_t)entry;    /* r12 */
+    *--sp = (uint64_t)(uintptr_t)arg;      /* r13 */
+    *--sp = 0;                             /* r14 */
+    *--sp = 0;                             /* r15 */
     *--sp = 0x1F80ull | (0x037Full << 32); /* mxcsr, x87 control word */
     return sp;
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(t - 176);
     memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)entry;               /* x19 */
-    sp[1] = (uint64_t)(uintptr_t)arg;                 /* x20 */
+    sp[0] = (uint64_t)(uintptr_t)entry;                 /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)arg;                   /* x20 */
     sp[11] = (uint64_t)(uintptr_t)axle__ctx_trampoline; /* x30 */
     return sp;
 #else
@@ -206,8 +206,8 @@ int axle__overflow_handler_install(void)
     if (handler_installed)
         return 0;
     alt_stack_size = 64 * 1024;
-    alt_stack = mmap(NULL, alt_stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    alt_stack =
+        mmap(NULL, alt_stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (alt_stack == MAP_FAILED)
         return -ENOMEM;
     stack_t ss = {.ss_sp = alt_stack, .ss_size = alt_stack_size, .ss_flags = 0};

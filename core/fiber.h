@@ -9,11 +9,11 @@
 
 /* A fiber stack: one mapping, guard page at the low end. */
 typedef struct axle__stack {
-    void *map;        /* the whole mapping (guard page first) */
-    size_t map_size;  /* bytes mapped, guard included */
-    void *lo;         /* lowest usable byte (just above the guard) */
-    void *hi;         /* one past the highest usable byte */
-    unsigned vg_id;   /* Valgrind stack id (0 when not under Valgrind) */
+    void *map;       /* the whole mapping (guard page first) */
+    size_t map_size; /* bytes mapped, guard included */
+    void *lo;        /* lowest usable byte (just above the guard) */
+    void *hi;        /* one past the highest usable byte */
+    unsigned vg_id;  /* Valgrind stack id (0 when not under Valgrind) */
 } axle__stack;
 
 /*

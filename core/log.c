@@ -33,12 +33,10 @@ static const struct {
     const char *name;
     int level;
 } levels[] = {
-    {"TRANSPORT", AXLE_LOG_TRANSPORT}, {"DEBUG", AXLE_LOG_DEBUG},
-    {"RUNTIME", AXLE_LOG_RUNTIME},     {"DEVX", AXLE_LOG_DEVX},
-    {"INFO", AXLE_LOG_INFO},           {"IO", AXLE_LOG_IO},
-    {"CANCEL", AXLE_LOG_CANCEL},       {"WARNING", AXLE_LOG_WARNING},
-    {"ERROR", AXLE_LOG_ERROR},         {"CRITICAL", AXLE_LOG_CRITICAL},
-    {"PDB", AXLE_LOG_PDB},
+    {"TRANSPORT", AXLE_LOG_TRANSPORT}, {"DEBUG", AXLE_LOG_DEBUG},     {"RUNTIME", AXLE_LOG_RUNTIME},
+    {"DEVX", AXLE_LOG_DEVX},           {"INFO", AXLE_LOG_INFO},       {"IO", AXLE_LOG_IO},
+    {"CANCEL", AXLE_LOG_CANCEL},       {"WARNING", AXLE_LOG_WARNING}, {"ERROR", AXLE_LOG_ERROR},
+    {"CRITICAL", AXLE_LOG_CRITICAL},   {"PDB", AXLE_LOG_PDB},
 };
 
 int axle_log_level_parse(const char *s)

@@ -22,15 +22,15 @@
 #include <stdlib.h>
 
 struct axle_nursery {
-    axle_scope scope;          /* the body and every task run inside it */
-    axle_task *owner;          /* the task that opened it (and must close it) */
-    axle_task *first_child;    /* live tasks, linked by sib_prev/sib_next */
-    size_t nchildren;          /* Invariant: the length of that list */
-    size_t npending;           /* axle_nursery_start calls not yet resolved */
-    axle_task *closer;         /* owner parked in close, or NULL */
-    struct axle_error **errs;  /* errors in order (owned) */
+    axle_scope scope;         /* the body and every task run inside it */
+    axle_task *owner;         /* the task that opened it (and must close it) */
+    axle_task *first_child;   /* live tasks, linked by sib_prev/sib_next */
+    size_t nchildren;         /* Invariant: the length of that list */
+    size_t npending;          /* axle_nursery_start calls not yet resolved */
+    axle_task *closer;        /* owner parked in close, or NULL */
+    struct axle_error **errs; /* errors in order (owned) */
     size_t nerrs, errs_cap;
-    bool saw_cancel;           /* some task (or the body) ended with -ECANCELED */
+    bool saw_cancel; /* some task (or the body) ended with -ECANCELED */
 };
 
 /* Keep an error: takes e (may be NULL, then a bare one is made for code). */
@@ -211,7 +211,8 @@ int axle_nursery_start(axle_nursery *n, axle_start_fn fn, void *arg, const axle_
         if (st.err)
             axle__error_put(caller, st.err);
         else if (rc == -AXLE_ENOTSTARTED)
-            AXLE_SET_ERR(rc, "task '%s' returned %d without calling axle_started", axle_task_name(t), st.rc);
+            AXLE_SET_ERR(rc, "task '%s' returned %d without calling axle_started",
+                         axle_task_name(t), st.rc);
     }
     return axle_scope_close(&tmp, rc);
 }
@@ -219,7 +220,8 @@ int axle_nursery_start(axle_nursery *n, axle_start_fn fn, void *arg, const axle_
 void axle_started(axle_task_status *st, void *value)
 {
     if (st->started) {
-        axle_log_warning("axle_started called twice by task '%s'; ignored", axle_task_name(st->task));
+        axle_log_warning("axle_started called twice by task '%s'; ignored",
+                         axle_task_name(st->task));
         return;
     }
     axle_task *t = st->task;

@@ -54,26 +54,26 @@ struct ioreq {
 };
 
 static struct sched {
-    struct io_uring ring;    /* this process's ring */
-    bool running;            /* inside axle_run */
-    bool have_futex;         /* the kernel has IORING_OP_FUTEX_WAIT */
-    axle_task *current;      /* the running task, NULL in the scheduler context */
-    axle_task *main;         /* axle_run's task */
-    void *sched_sp;          /* the scheduler context's saved stack pointer */
+    struct io_uring ring;       /* this process's ring */
+    bool running;               /* inside axle_run */
+    bool have_futex;            /* the kernel has IORING_OP_FUTEX_WAIT */
+    axle_task *current;         /* the running task, NULL in the scheduler context */
+    axle_task *main;            /* axle_run's task */
+    void *sched_sp;             /* the scheduler context's saved stack pointer */
     const void *sched_stack_lo; /* its stack, as ASan reported it */
     size_t sched_stack_size;
-    void *sched_fake;        /* its ASan fake-stack slot */
+    void *sched_fake;               /* its ASan fake-stack slot */
     axle_task *run_head, *run_tail; /* runnable tasks, FIFO */
-    size_t run_len;          /* Invariant: the length of that queue */
-    unsigned long batch_left; /* switches left in this batch */
-    axle_task *zombie;       /* finished task whose stack awaits freeing */
-    size_t ntasks;           /* live tasks */
-    unsigned long next_id;   /* task id counter */
-    size_t inflight;         /* io_uring requests awaiting completion */
-    axle_scope **heap;       /* timer min-heap on deadline_ */
+    size_t run_len;                 /* Invariant: the length of that queue */
+    unsigned long batch_left;       /* switches left in this batch */
+    axle_task *zombie;              /* finished task whose stack awaits freeing */
+    size_t ntasks;                  /* live tasks */
+    unsigned long next_id;          /* task id counter */
+    size_t inflight;                /* io_uring requests awaiting completion */
+    axle_scope **heap;              /* timer min-heap on deadline_ */
     size_t heap_len, heap_cap;
-    size_t default_stack;    /* axle_run_opts.stack_size */
-    int main_rc;             /* main's result */
+    size_t default_stack; /* axle_run_opts.stack_size */
+    int main_rc;          /* main's result */
 } S;
 
 unsigned long axle__ncancelled;
@@ -238,7 +238,8 @@ int axle__park(axle__abort_fn abort, void *data)
 void axle__wake(axle_task *t, int value)
 {
     if (t->state != TASK_PARKED) {
-        fprintf(stderr, "axle: internal error: waking task '%s' that is not parked\n", axle_task_name(t));
+        fprintf(stderr, "axle: internal error: waking task '%s' that is not parked\n",
+                axle_task_name(t));
         abort();
     }
     t->wake_value = value;

@@ -50,8 +50,8 @@ axle_task *axle__current(void);
 typedef struct axle__waiter {
     struct axle__waiter *next, *prev;
     axle_task *task;
-    void *data;  /* what the waiter offers or wants (an item pointer, ...) */
-    int result;  /* spare for the primitive's own use */
+    void *data; /* what the waiter offers or wants (an item pointer, ...) */
+    int result; /* spare for the primitive's own use */
 } axle__waiter;
 
 typedef struct axle__waitq {

@@ -132,7 +132,8 @@ int axle_scope_close(axle_scope *sc, int rc)
 {
     axle_task *t = axle__current();
     if (t->cur != sc || !(sc->flags_ & SCOPE_OPEN)) {
-        fprintf(stderr, "axle: task '%s' closed a cancel scope that is not its innermost open one\n",
+        fprintf(stderr,
+                "axle: task '%s' closed a cancel scope that is not its innermost open one\n",
                 axle_task_name(t));
         abort();
     }

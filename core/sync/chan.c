@@ -267,10 +267,7 @@ static int try_send(axle_chan_tx *tx, const void *item)
     return -EAGAIN;
 }
 
-int axle_chan_send_nowait(axle_chan_tx *tx, const void *item)
-{
-    return try_send(tx, item);
-}
+int axle_chan_send_nowait(axle_chan_tx *tx, const void *item) { return try_send(tx, item); }
 
 int axle_chan_send(axle_chan_tx *tx, const void *item)
 {
@@ -314,10 +311,7 @@ static int try_recv(axle_chan_rx *rx, void *item)
     return -EAGAIN;
 }
 
-int axle_chan_recv_nowait(axle_chan_rx *rx, void *item)
-{
-    return try_recv(rx, item);
-}
+int axle_chan_recv_nowait(axle_chan_rx *rx, void *item) { return try_recv(rx, item); }
 
 int axle_chan_recv(axle_chan_rx *rx, void *item)
 {
@@ -333,7 +327,4 @@ int axle_chan_recv(axle_chan_rx *rx, void *item)
     return rc;
 }
 
-size_t axle_chan_rx_len(const axle_chan_rx *rx)
-{
-    return rx->end.ch->len;
-}
+size_t axle_chan_rx_len(const axle_chan_rx *rx) { return rx->end.ch->len; }

@@ -87,7 +87,4 @@ int axle_cond_notify(axle_cond *c, size_t n)
     return 0;
 }
 
-int axle_cond_notify_all(axle_cond *c)
-{
-    return axle_cond_notify(c, SIZE_MAX);
-}
+int axle_cond_notify_all(axle_cond *c) { return axle_cond_notify(c, SIZE_MAX); }

@@ -30,10 +30,7 @@ void axle_event_set(axle_event *ev)
         axle__wake(w->task, 0);
 }
 
-bool axle_event_is_set(const axle_event *ev)
-{
-    return ev->set_;
-}
+bool axle_event_is_set(const axle_event *ev) { return ev->set_; }
 
 int axle_event_wait(axle_event *ev)
 {

@@ -65,7 +65,4 @@ int axle_lock_release(axle_lock *l)
     return 0;
 }
 
-bool axle_lock_locked(const axle_lock *l)
-{
-    return l->owner_ != NULL;
-}
+bool axle_lock_locked(const axle_lock *l) { return l->owner_ != NULL; }

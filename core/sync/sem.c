@@ -63,7 +63,4 @@ int axle_sem_release(axle_sem *s)
     return 0;
 }
 
-size_t axle_sem_value(const axle_sem *s)
-{
-    return s->value_;
-}
+size_t axle_sem_value(const axle_sem *s) { return s->value_; }

@@ -31,27 +31,27 @@ extern "C" {
  * The one list of axle's own error codes: X(NAME, value, meaning).
  * Values are positive; functions return them negated (-AXLE_EREMOTE).
  */
-#define AXLE_ERRNO_MAP(X)                                                      \
-    X(EREMOTE, 4096, "error raised in a remote actor")                        \
-    X(ECTXCANCELLED, 4097, "context cancelled")                               \
-    X(EOVERRUN, 4098, "receiver overrun: message dropped")                    \
-    X(EEOC, 4099, "end of channel")                                           \
-    X(ECLOSED, 4100, "use of a closed resource")                              \
-    X(ETRANSPORT, 4101, "transport closed")                                   \
-    X(ENOTEXPOSED, 4102, "function's namespace is not exposed")               \
-    X(EMSGTYPE, 4103, "payload does not match its declared type")             \
-    X(ELAGGED, 4104, "reader lagged behind the writer")                       \
-    X(EGROUP, 4105, "several errors (error group)")                           \
-    X(ESHMCORRUPT, 4106, "shared-memory segment is corrupt")                  \
-    X(EBROKEN, 4107, "peer end closed: nobody can receive")                   \
-    X(ENOTSTARTED, 4108, "task returned without reporting started")           \
+#define AXLE_ERRNO_MAP(X)                                           \
+    X(EREMOTE, 4096, "error raised in a remote actor")              \
+    X(ECTXCANCELLED, 4097, "context cancelled")                     \
+    X(EOVERRUN, 4098, "receiver overrun: message dropped")          \
+    X(EEOC, 4099, "end of channel")                                 \
+    X(ECLOSED, 4100, "use of a closed resource")                    \
+    X(ETRANSPORT, 4101, "transport closed")                         \
+    X(ENOTEXPOSED, 4102, "function's namespace is not exposed")     \
+    X(EMSGTYPE, 4103, "payload does not match its declared type")   \
+    X(ELAGGED, 4104, "reader lagged behind the writer")             \
+    X(EGROUP, 4105, "several errors (error group)")                 \
+    X(ESHMCORRUPT, 4106, "shared-memory segment is corrupt")        \
+    X(EBROKEN, 4107, "peer end closed: nobody can receive")         \
+    X(ENOTSTARTED, 4108, "task returned without reporting started") \
     X(ENOURING, 4109, "io_uring is unavailable")
 
 enum {
 #define AXLE__ERR_ENUM(name, val, msg) AXLE_##name = val,
     AXLE_ERRNO_MAP(AXLE__ERR_ENUM)
 #undef AXLE__ERR_ENUM
-    AXLE_ERR_MAX
+        AXLE_ERR_MAX
 };
 
 /*
@@ -87,8 +87,8 @@ AXLE_API const char *axle_error_message(const axle_error *e);
 /* Frames, innermost (where it was raised) first. Returns the frame count. */
 AXLE_API size_t axle_error_nframes(const axle_error *e);
 /* Frame i: 0 on success, -EINVAL when i is out of range. Strings are static. */
-AXLE_API int axle_error_frame(const axle_error *e, size_t i, const char **func,
-                              const char **file, int *line);
+AXLE_API int axle_error_frame(const axle_error *e, size_t i, const char **func, const char **file,
+                              int *line);
 /* Members of an -AXLE_EGROUP error; 0 for any other error. */
 AXLE_API size_t axle_error_nmembers(const axle_error *e);
 AXLE_API const axle_error *axle_error_member(const axle_error *e, size_t i);
@@ -106,8 +106,7 @@ AXLE_API size_t axle_error_format(const axle_error *e, char *buf, size_t len);
  * The message is printf-formatted; func/file/line are recorded as frame 0.
  * Returns: code, unchanged.
  */
-#define AXLE_SET_ERR(code, ...)                                                \
-    axle__error_set((code), __func__, __FILE__, __LINE__, __VA_ARGS__)
+#define AXLE_SET_ERR(code, ...) axle__error_set((code), __func__, __FILE__, __LINE__, __VA_ARGS__)
 
 /*
  * Add the caller's frame to the calling task's error as it rises:

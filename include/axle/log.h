@@ -69,10 +69,10 @@ AXLE_API void axle_log_set_fd(int fd);
 /* Write one line at a level. Prefer the macros, which skip disabled levels. */
 AXLE_API void axle__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define AXLE_LOG(level, ...)                                                   \
-    do {                                                                       \
-        if (__builtin_expect((level) >= axle__log_level, 0))                   \
-            axle__log((level), __VA_ARGS__);                                   \
+#define AXLE_LOG(level, ...)                                 \
+    do {                                                     \
+        if (__builtin_expect((level) >= axle__log_level, 0)) \
+            axle__log((level), __VA_ARGS__);                 \
     } while (0)
 
 #define axle_log_transport(...) AXLE_LOG(AXLE_LOG_TRANSPORT, __VA_ARGS__)

@@ -120,13 +120,13 @@ enum {
  */
 typedef struct axle_scope axle_scope;
 struct axle_scope {
-    axle_scope *parent_;      /* enclosing scope (or a task's root link) */
-    axle_scope *first_child_; /* scopes and task roots directly inside */
-    axle_scope *prev_, *next_;/* siblings under parent_ */
-    axle_task *task_;         /* the task that opened it */
-    int64_t deadline_;        /* absolute, or AXLE_NO_DEADLINE */
-    size_t heap_index_;       /* slot in the scheduler's timer heap, or SIZE_MAX */
-    unsigned flags_;          /* AXLE_SCOPE_* and private state bits */
+    axle_scope *parent_;       /* enclosing scope (or a task's root link) */
+    axle_scope *first_child_;  /* scopes and task roots directly inside */
+    axle_scope *prev_, *next_; /* siblings under parent_ */
+    axle_task *task_;          /* the task that opened it */
+    int64_t deadline_;         /* absolute, or AXLE_NO_DEADLINE */
+    size_t heap_index_;        /* slot in the scheduler's timer heap, or SIZE_MAX */
+    unsigned flags_;           /* AXLE_SCOPE_* and private state bits */
 };
 
 /*

@@ -85,10 +85,7 @@ static void start(axle_nursery *n, axle_fn fn, void *arg)
     ck_assert_int_eq(axle_nursery_start_soon(n, fn, arg, NULL), 0);
 }
 
-static void send_ok(axle_chan_tx *tx, uint64_t v)
-{
-    ck_assert_int_eq(axle_chan_send(tx, &v), 0);
-}
+static void send_ok(axle_chan_tx *tx, uint64_t v) { ck_assert_int_eq(axle_chan_send(tx, &v), 0); }
 
 static uint64_t recv_ok(axle_chan_rx *rx)
 {
@@ -140,10 +137,7 @@ static int fifo_main(void *arg)
     return axle_nursery_close(n, 0);
 }
 
-START_TEST(chan_items_arrive_in_fifo_order)
-{
-    RUN(fifo_main);
-}
+START_TEST(chan_items_arrive_in_fifo_order) { RUN(fifo_main); }
 END_TEST
 
 /* -------------------------------------------------------------- close/EOF */
@@ -169,10 +163,7 @@ static int eof_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_eof_only_after_buffer_drained)
-{
-    RUN(eof_main);
-}
+START_TEST(chan_eof_only_after_buffer_drained) { RUN(eof_main); }
 END_TEST
 
 static int clones_main(void *arg)
@@ -206,10 +197,7 @@ static int clones_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_clones_keep_it_open_until_the_last_closes)
-{
-    RUN(clones_main);
-}
+START_TEST(chan_clones_keep_it_open_until_the_last_closes) { RUN(clones_main); }
 END_TEST
 
 static int broken_main(void *arg)
@@ -243,10 +231,7 @@ static int broken_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_send_is_ebroken_once_receivers_close)
-{
-    RUN(broken_main);
-}
+START_TEST(chan_send_is_ebroken_once_receivers_close) { RUN(broken_main); }
 END_TEST
 
 static int broken_drops_main(void *arg)
@@ -264,10 +249,7 @@ static int broken_drops_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_receivers_closing_drops_buffered_items)
-{
-    RUN(broken_drops_main);
-}
+START_TEST(chan_receivers_closing_drops_buffered_items) { RUN(broken_drops_main); }
 END_TEST
 
 static int closed_handle_main(void *arg)
@@ -328,10 +310,7 @@ static int closed_handle_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_closing_a_handle_wakes_its_parked_tasks_with_eclosed)
-{
-    RUN(closed_handle_main);
-}
+START_TEST(chan_closing_a_handle_wakes_its_parked_tasks_with_eclosed) { RUN(closed_handle_main); }
 END_TEST
 
 /* ----------------------------------------------------------------- nowait */
@@ -357,10 +336,7 @@ static int nowait_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_nowait_is_eagain_where_it_would_park)
-{
-    RUN(nowait_main);
-}
+START_TEST(chan_nowait_is_eagain_where_it_would_park) { RUN(nowait_main); }
 END_TEST
 
 /* ------------------------------------------------------------- rendezvous */
@@ -403,10 +379,7 @@ static int rendezvous_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_zero_capacity_is_a_rendezvous)
-{
-    RUN(rendezvous_main);
-}
+START_TEST(chan_zero_capacity_is_a_rendezvous) { RUN(rendezvous_main); }
 END_TEST
 
 /* ----------------------------------------------------------- cancellation */
@@ -448,10 +421,7 @@ static int recv_cancel_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_cancelled_recv_takes_nothing)
-{
-    RUN(recv_cancel_main);
-}
+START_TEST(chan_cancelled_recv_takes_nothing) { RUN(recv_cancel_main); }
 END_TEST
 
 static int send_cancel_main(void *arg)
@@ -487,10 +457,7 @@ static int send_cancel_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_cancelled_send_sends_nothing)
-{
-    RUN(send_cancel_main);
-}
+START_TEST(chan_cancelled_send_sends_nothing) { RUN(send_cancel_main); }
 END_TEST
 
 static int send_won_main(void *arg)
@@ -518,10 +485,7 @@ static int send_won_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_send_completed_before_cancel_reports_sent)
-{
-    RUN(send_won_main);
-}
+START_TEST(chan_send_completed_before_cancel_reports_sent) { RUN(send_won_main); }
 END_TEST
 
 /* ---------------------------------------------------------- many-to-many */
@@ -607,10 +571,7 @@ static int many_main(void *arg)
     return rc;
 }
 
-START_TEST(chan_many_senders_many_receivers_lose_nothing)
-{
-    RUN(many_main);
-}
+START_TEST(chan_many_senders_many_receivers_lose_nothing) { RUN(many_main); }
 END_TEST
 
 /* ------------------------------------------------------------------- misc */
@@ -627,10 +588,7 @@ static int bad_open_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_open_rejects_bad_sizes)
-{
-    RUN(bad_open_main);
-}
+START_TEST(chan_open_rejects_bad_sizes) { RUN(bad_open_main); }
 END_TEST
 
 typedef struct big {
@@ -662,10 +620,7 @@ static int item_size_main(void *arg)
     return 0;
 }
 
-START_TEST(chan_copies_whole_items)
-{
-    RUN(item_size_main);
-}
+START_TEST(chan_copies_whole_items) { RUN(item_size_main); }
 END_TEST
 
 /* ------------------------------------------------------------------ suite */
@@ -705,7 +660,4 @@ static Suite *chan_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return axle_test_main(chan_suite());
-}
+int main(void) { return axle_test_main(chan_suite()); }

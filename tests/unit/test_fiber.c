@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 struct death {
-    int status;      /* from waitpid */
-    char out[4096];  /* what the child wrote to stderr */
+    int status;     /* from waitpid */
+    char out[4096]; /* what the child wrote to stderr */
 };
 
 /* Run fn in a forked child with stderr captured. */
@@ -273,10 +273,7 @@ static int errno_main(void *arg)
     return axle_nursery_close(n, 0);
 }
 
-START_TEST(errno_is_per_task)
-{
-    ck_assert_int_eq(axle_test_run(errno_main, NULL), 0);
-}
+START_TEST(errno_is_per_task) { ck_assert_int_eq(axle_test_run(errno_main, NULL), 0); }
 END_TEST
 
 int main(void)

@@ -63,10 +63,7 @@ static int event_wakes_all_main(void *arg)
     return rc;
 }
 
-START_TEST(event_set_wakes_every_waiter)
-{
-    RUN(event_wakes_all_main);
-}
+START_TEST(event_set_wakes_every_waiter) { RUN(event_wakes_all_main); }
 END_TEST
 
 typedef struct yield_ctx {
@@ -102,10 +99,7 @@ static int event_yields_main(void *arg)
     return axle_nursery_close(n, 0);
 }
 
-START_TEST(event_wait_on_set_event_yields)
-{
-    RUN(event_yields_main);
-}
+START_TEST(event_wait_on_set_event_yields) { RUN(event_yields_main); }
 END_TEST
 
 static int cancellable_waiter(void *arg)
@@ -140,10 +134,7 @@ static int event_cancel_main(void *arg)
     return rc;
 }
 
-START_TEST(event_wait_cancelled_by_scope_cancel)
-{
-    RUN(event_cancel_main);
-}
+START_TEST(event_wait_cancelled_by_scope_cancel) { RUN(event_cancel_main); }
 END_TEST
 
 static int event_deadline_main(void *arg)
@@ -161,10 +152,7 @@ static int event_deadline_main(void *arg)
     return 0;
 }
 
-START_TEST(event_wait_cancelled_by_deadline)
-{
-    RUN(event_deadline_main);
-}
+START_TEST(event_wait_cancelled_by_deadline) { RUN(event_deadline_main); }
 END_TEST
 
 static int event_cancelled_before_main(void *arg)
@@ -183,10 +171,7 @@ static int event_cancelled_before_main(void *arg)
     return 0;
 }
 
-START_TEST(event_wait_in_cancelled_scope_fails)
-{
-    RUN(event_cancelled_before_main);
-}
+START_TEST(event_wait_in_cancelled_scope_fails) { RUN(event_cancelled_before_main); }
 END_TEST
 
 /* ------------------------------------------------------------------- lock */
@@ -234,10 +219,7 @@ static int lock_exclusion_main(void *arg)
     return rc;
 }
 
-START_TEST(lock_mutual_exclusion_across_yields)
-{
-    RUN(lock_exclusion_main);
-}
+START_TEST(lock_mutual_exclusion_across_yields) { RUN(lock_exclusion_main); }
 END_TEST
 
 static int ordered_locker(void *arg)
@@ -279,10 +261,7 @@ static int lock_fifo_main(void *arg)
     return rc;
 }
 
-START_TEST(lock_hands_off_in_fifo_order)
-{
-    RUN(lock_fifo_main);
-}
+START_TEST(lock_hands_off_in_fifo_order) { RUN(lock_fifo_main); }
 END_TEST
 
 static int lock_deadlk_main(void *arg)
@@ -302,10 +281,7 @@ static int lock_deadlk_main(void *arg)
     return 0;
 }
 
-START_TEST(lock_reacquire_by_owner_is_edeadlk)
-{
-    RUN(lock_deadlk_main);
-}
+START_TEST(lock_reacquire_by_owner_is_edeadlk) { RUN(lock_deadlk_main); }
 END_TEST
 
 typedef struct holder_ctx {
@@ -342,10 +318,7 @@ static int lock_eperm_main(void *arg)
     return axle_nursery_close(n, 0);
 }
 
-START_TEST(lock_release_by_non_owner_is_eperm)
-{
-    RUN(lock_eperm_main);
-}
+START_TEST(lock_release_by_non_owner_is_eperm) { RUN(lock_eperm_main); }
 END_TEST
 
 static int lock_cancel_main(void *arg)
@@ -373,10 +346,7 @@ static int lock_cancel_main(void *arg)
     return rc;
 }
 
-START_TEST(lock_acquire_cancelled_leaves_the_queue)
-{
-    RUN(lock_cancel_main);
-}
+START_TEST(lock_acquire_cancelled_leaves_the_queue) { RUN(lock_cancel_main); }
 END_TEST
 
 /* -------------------------------------------------------------- semaphore */
@@ -420,10 +390,7 @@ static int sem_bound_main(void *arg)
     return rc;
 }
 
-START_TEST(sem_bounds_concurrency)
-{
-    RUN(sem_bound_main);
-}
+START_TEST(sem_bounds_concurrency) { RUN(sem_bound_main); }
 END_TEST
 
 static int sem_overflow_main(void *arg)
@@ -447,10 +414,7 @@ static int sem_overflow_main(void *arg)
     return 0;
 }
 
-START_TEST(sem_release_past_max_is_eoverflow)
-{
-    RUN(sem_overflow_main);
-}
+START_TEST(sem_release_past_max_is_eoverflow) { RUN(sem_overflow_main); }
 END_TEST
 
 typedef struct sem_arg {
@@ -494,10 +458,7 @@ static int sem_fifo_main(void *arg)
     return rc;
 }
 
-START_TEST(sem_hands_off_in_fifo_order)
-{
-    RUN(sem_fifo_main);
-}
+START_TEST(sem_hands_off_in_fifo_order) { RUN(sem_fifo_main); }
 END_TEST
 
 static int sem_cancel_main(void *arg)
@@ -516,10 +477,7 @@ static int sem_cancel_main(void *arg)
     return 0;
 }
 
-START_TEST(sem_acquire_cancelled_takes_nothing)
-{
-    RUN(sem_cancel_main);
-}
+START_TEST(sem_acquire_cancelled_takes_nothing) { RUN(sem_cancel_main); }
 END_TEST
 
 /* -------------------------------------------------------------- condition */
@@ -598,10 +556,7 @@ static int cond_notify_main(void *arg)
     return rc;
 }
 
-START_TEST(cond_notify_wakes_waiters_in_fifo_order_holding_the_lock)
-{
-    RUN(cond_notify_main);
-}
+START_TEST(cond_notify_wakes_waiters_in_fifo_order_holding_the_lock) { RUN(cond_notify_main); }
 END_TEST
 
 static int cond_eperm_main(void *arg)
@@ -615,10 +570,7 @@ static int cond_eperm_main(void *arg)
     return 0;
 }
 
-START_TEST(cond_without_the_lock_is_eperm)
-{
-    RUN(cond_eperm_main);
-}
+START_TEST(cond_without_the_lock_is_eperm) { RUN(cond_eperm_main); }
 END_TEST
 
 static int cond_cancelled_waiter(void *arg)
@@ -675,10 +627,7 @@ static int cond_cancel_after_notify_main(void *arg)
     return 0;
 }
 
-START_TEST(cond_wait_cancelled_reacquires_the_lock)
-{
-    RUN(cond_cancel_main);
-}
+START_TEST(cond_wait_cancelled_reacquires_the_lock) { RUN(cond_cancel_main); }
 END_TEST
 
 START_TEST(cond_wait_cancelled_after_notify_reacquires_the_lock)
@@ -725,7 +674,4 @@ static Suite *sync_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return axle_test_main(sync_suite());
-}
+int main(void) { return axle_test_main(sync_suite()); }
