@@ -49,6 +49,20 @@ static void yield_from(int i)
         axle__ctx_switch(&sp[1], main_sp);
 }
 
+/* One round of arithmetic on locals the compiler keeps in registers. */
+#define STEP(a, b, c, d, e, f, x, y, z) \
+    do {                                \
+        a += b;                         \
+        b ^= c;                         \
+        c += d * 3;                     \
+        d += e;                         \
+        e ^= f << 1;                    \
+        f += a;                         \
+        x += y * z;                     \
+        y = y * 0.5 + 1.0;              \
+        z += 0.125;                     \
+    } while (0)
+
 static void fiber(void *arg)
 {
     int i = (int)(intptr_t)arg;
@@ -57,30 +71,14 @@ static void fiber(void *arg)
     uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6;
     double x = 1.5, y = 2.5, z = 0.25;
     for (int r = 0; r < ROUNDS; r++) {
-        a += b;
-        b ^= c;
-        c += d * 3;
-        d += e;
-        e ^= f << 1;
-        f += a;
-        x += y * z;
-        y = y * 0.5 + 1.0;
-        z += 0.125;
+        STEP(a, b, c, d, e, f, x, y, z);
         yield_from(i);
     }
     /* Recompute without switching: the same values or a register was lost. */
     uint64_t a2 = 1, b2 = 2, c2 = 3, d2 = 4, e2 = 5, f2 = 6;
     double x2 = 1.5, y2 = 2.5, z2 = 0.25;
     for (int r = 0; r < ROUNDS; r++) {
-        a2 += b2;
-        b2 ^= c2;
-        c2 += d2 * 3;
-        d2 += e2;
-        e2 ^= f2 << 1;
-        f2 += a2;
-        x2 += y2 * z2;
-        y2 = y2 * 0.5 + 1.0;
-        z2 += 0.125;
+        STEP(a2, b2, c2, d2, e2, f2, x2, y2, z2);
     }
     check(a == a2 && b == b2 && c == c2 && d == d2 && e == e2 && f == f2,
           "integer callee-saved state survives switches");
