@@ -1,0 +1,97 @@
+/*
+ * bench/bench.h — the axle-bench framework: the scenario registry, run-wide
+ * settings, timing and pinning helpers, and reporting (a table for people,
+ * JSON lines for tools, in the shape BENCH.md fixes).
+ *
+ * A scenario measures each implementation with bench_reps() timed
+ * repetitions (usually through bench_series), hands the samples to
+ * bench_measure (which prints and records the median, min and max), then
+ * states how axle compares with each baseline through bench_compare.
+ *
+ * Adding a scenario: write its run function in the area's file and add a
+ * row to that file's table. Adding an area: a new file, its table declared
+ * below and listed in bench.c's `areas`.
+ *
+ * A scenario that forks must end its children with _exit(): they inherit
+ * the driver's stdout and JSON buffers (flushed before each scenario) and
+ * must not write them out a second time.
+ */
+#ifndef AXLE_BENCH_H
+#define AXLE_BENCH_H
+
+#include <stdint.h>
+#include <time.h>
+
+typedef struct bench_scenario {
+    const char *name; /* as in BENCH.md ("task.switch"); selects it on the command line */
+    const char *what; /* one line for --list */
+    /* Runs every measurement of the scenario. Returns 0, or a negative axle
+     * code when a call failed (-AXLE_ENOURING reports the scenario skipped). */
+    int (*run)(void);
+} bench_scenario;
+
+/* The scenario tables, one per area file; each ends with a zeroed row. */
+extern const bench_scenario bench_task_scenarios[];
+extern const bench_scenario bench_uring_scenarios[];
+
+/* The most repetitions any run makes; sizes sample arrays. */
+enum { BENCH_MAX_REPS = 9 };
+
+/* Timed repetitions per measurement: 9, or 5 under --quick (always >= 5). */
+int bench_reps(void);
+/* An iteration count: full, or full / 20 (at least 1) under --quick. */
+uint64_t bench_iters(uint64_t full);
+
+/* Nanoseconds on CLOCK_MONOTONIC (the clock axle_now reads). */
+static inline int64_t bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * bench_pin — pin the calling thread to cpu (modulo the CPUs online). The
+ * framework pins the main thread to CPU 0 before each scenario; threads
+ * inherit their creator's pinning. A failure is warned about once and the
+ * run goes on unpinned.
+ */
+void bench_pin(int cpu);
+
+/*
+ * bench_series — one untimed warm-up round, then bench_reps() timed rounds
+ * of round(arg, n); samples[r] = round r's elapsed ns / (n * ops_per_n).
+ * Returns: 0, or the first negative code a round returned.
+ */
+int bench_series(int (*round)(void *arg, uint64_t n), void *arg, uint64_t n, double ops_per_n,
+                 double *samples);
+
+/*
+ * bench_quantile — the q-quantile (0..1) of v[0..n), nearest rank.
+ * Sorts v in place. n must be > 0.
+ */
+double bench_quantile(double *v, int n, double q);
+
+/*
+ * bench_measure — report one measurement: median, min and max of the n
+ * samples (one per repetition), in the unit the metric names (ns_per_op,
+ * p50_ns, p99_ns, p999_ns, msgs_per_s, bytes_per_s).
+ *   samples: borrowed; reordered.
+ *   size: payload bytes, or 0 where nothing varies.
+ * Returns: the median.
+ */
+double bench_measure(const char *scenario, int size, const char *impl, const char *metric,
+                     double *samples, int n);
+
+/*
+ * bench_compare — report how impl compares with the baseline vs:
+ *   metric "ratio": impl's cost ÷ the baseline's (lower is better);
+ *   metric "speedup": impl's rate ÷ the baseline's (higher is better).
+ */
+void bench_compare(const char *scenario, int size, const char *impl, const char *vs,
+                   const char *metric, double value);
+
+/* bench_skip — report that impl could not run in scenario, and why. */
+void bench_skip(const char *scenario, const char *impl, const char *why);
+
+#endif
