@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,12 +40,44 @@ int axle_test_fd_count(void)
     return n - 1; /* the DIR's own fd */
 }
 
+/* Remove the runtime dir and what a failed test left in it. */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_runtime_dir(void)
+{
+    if (runtime_dir[0])
+        nftw(runtime_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int nsockets;
+
+static int count_socket(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path, (void)flag, (void)ftw;
+    if (S_ISSOCK(sb->st_mode))
+        nsockets++;
+    return 0;
+}
+
+/* Unix socket files left under the test's runtime dir. */
+static int socket_leftovers(void)
+{
+    nsockets = 0;
+    nftw(runtime_dir, count_socket, 16, FTW_PHYS);
+    return nsockets;
+}
+
 void axle_test_setup(void)
 {
     setsid();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     snprintf(runtime_dir, sizeof runtime_dir, "/tmp/axle-test.%d", (int)getpid());
     mkdir(runtime_dir, 0700);
+    atexit(remove_runtime_dir); /* a failed assertion exits without teardown */
     setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
     snprintf(shm_prefix, sizeof shm_prefix, "axle.%d.", (int)getpid());
     start_fds = axle_test_fd_count();
@@ -115,9 +148,10 @@ void axle_test_teardown(void)
     int left = reap_descendants();
     int shm = shm_leftovers();
     int fds = axle_test_fd_count();
-    rmdir(runtime_dir);
+    int socks = socket_leftovers();
     ck_assert_msg(left == 0, "%d descendant process(es) outlived the test", left);
     ck_assert_msg(shm == 0, "%d /dev/shm/%s* segment(s) left behind", shm, shm_prefix);
+    ck_assert_msg(socks == 0, "%d Unix socket file(s) left under %s", socks, runtime_dir);
     ck_assert_msg(fds == start_fds, "fd count %d at the end, %d at the start", fds, start_fds);
 }
 

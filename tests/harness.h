@@ -6,7 +6,7 @@
  * subreaper (so orphaned grandchildren come back to it), its own runtime dir
  * and shm prefix. After the body it proves a clean end: no descendant alive
  * or unreaped, the fd count back to where it started, nothing left under
- * /dev/shm with its prefix.
+ * /dev/shm with its prefix, no Unix socket file left in its runtime dir.
  *
  * Use:
  *     TCase *tc = axle_test_tcase("name", 10);   // 10 s, times CK_TIMEOUT_MULTIPLIER
