@@ -57,7 +57,6 @@ static struct sched {
     struct io_uring ring;       /* this process's ring */
     bool running;               /* inside axle_run */
     bool have_futex;            /* the kernel has IORING_OP_FUTEX_WAIT */
-    axle_task *current;         /* the running task, NULL in the scheduler context */
     axle_task *main;            /* axle_run's task */
     void *sched_sp;             /* the scheduler context's saved stack pointer */
     const void *sched_stack_lo; /* its stack, as ASan reported it */
@@ -78,8 +77,14 @@ static struct sched {
 
 unsigned long axle__ncancelled;
 
+/*
+ * The running task: NULL in the scheduler context and on every thread but
+ * the scheduler's, so a task-layer call from a foreign thread is caught.
+ */
+static __thread axle_task *current __attribute__((tls_model("initial-exec")));
+
 /* Errors recorded outside any task (axle_run's own, and main's at the end). */
-static struct axle_error *thread_err;
+static __thread struct axle_error *thread_err __attribute__((tls_model("initial-exec")));
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -92,11 +97,11 @@ int64_t axle_now(void)
 
 axle_task *axle__current(void)
 {
-    if (__builtin_expect(S.current == NULL, 0)) {
+    if (__builtin_expect(current == NULL, 0)) {
         fprintf(stderr, "axle: a task-layer call was made outside a task (inside axle_run)\n");
         abort();
     }
-    return S.current;
+    return current;
 }
 
 axle_task *axle_task_self(void) { return axle__current(); }
@@ -111,11 +116,11 @@ size_t axle_task_count(void) { return S.ntasks; }
 bool axle__task_abort_requested(const axle_task *t) { return t->abort_requested; }
 
 /* The error slot of the calling task, or of the thread outside tasks. */
-struct axle_error **axle__error_slot(void) { return S.current ? &S.current->err : &thread_err; }
+struct axle_error **axle__error_slot(void) { return current ? &current->err : &thread_err; }
 
 struct axle_error **axle__task_error_slot(axle_task *t) { return &t->err; }
 
-const char *axle__current_task_name(void) { return S.current ? axle_task_name(S.current) : NULL; }
+const char *axle__current_task_name(void) { return current ? axle_task_name(current) : NULL; }
 
 /* ---- run queue and switching ------------------------------------------ */
 
@@ -159,7 +164,7 @@ static void arrived(axle_task *self, void *fake)
     axle__fiber_switch_end(fake, &from_lo, &from_size);
     if (S.zombie)
         free_zombie();
-    S.current = self;
+    current = self;
     if (self) {
         self->state = TASK_RUNNING;
         errno = self->saved_errno;
@@ -429,7 +434,7 @@ static void task_entry(void *arg)
     }
     if (S.zombie)
         free_zombie();
-    S.current = t;
+    current = t;
     t->state = TASK_RUNNING;
     errno = 0;
     t->rc = t->sfn ? t->sfn(t->arg, t->start) : t->fn(t->arg);
@@ -685,7 +690,7 @@ out_ring:
     axle__overflow_handler_remove();
     axle__stack_cache_drain();
     S.running = false;
-    S.current = NULL;
+    current = NULL;
     return rc;
 }
 
@@ -695,13 +700,14 @@ void axle__sched_forget(void)
         return;
     io_uring_queue_exit(&S.ring); /* checked: leaves the parent's ring working */
     memset(&S, 0, sizeof S);
+    current = NULL;
 }
 
 /* ---- the overflow reporter's lookup (called from a signal handler) ---- */
 
 int axle__overflow_lookup(void *addr, const char **name, size_t *stack_size)
 {
-    axle_task *t = S.current;
+    axle_task *t = current;
     if (!t)
         return 0;
     char *a = addr, *guard_lo = t->stack.map, *lo = t->stack.lo;

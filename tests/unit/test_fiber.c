@@ -12,6 +12,7 @@
 
 #include <axle/log.h>
 #include <errno.h>
+#include <pthread.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -207,6 +208,65 @@ START_TEST(task_call_outside_a_scheduler_is_reported)
 }
 END_TEST
 
+static void *sleep_from_thread(void *arg)
+{
+    (void)arg;
+    axle_sleep(1); /* not a scheduler thread: must abort with a message */
+    return NULL;
+}
+
+static int foreign_thread_main(void *arg)
+{
+    (void)arg;
+    pthread_t t;
+    pthread_create(&t, NULL, sleep_from_thread, NULL);
+    pthread_join(t, NULL);
+    return 0;
+}
+
+static void foreign_thread_child(void) { axle_run(foreign_thread_main, NULL, NULL); }
+
+START_TEST(task_call_from_a_foreign_thread_is_reported)
+{
+    struct death d;
+    run_dying(foreign_thread_child, &d);
+    ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGABRT, "status 0x%x", d.status);
+    ck_assert_msg(strstr(d.out, "outside a task"), "%s", d.out);
+}
+END_TEST
+
+static void *error_from_thread(void *arg)
+{
+    (void)arg;
+    AXLE_SET_ERR(-EIO, "from another thread");
+    ck_assert_str_eq(axle_error_message(axle_error_last()), "from another thread");
+    axle_error_clear();
+    return NULL;
+}
+
+static int own_error_main(void *arg)
+{
+    (void)arg;
+    AXLE_SET_ERR(-ENOENT, "the task's own");
+    pthread_t t;
+    pthread_create(&t, NULL, error_from_thread, NULL);
+    pthread_join(t, NULL);
+    ck_assert_str_eq(axle_error_message(axle_error_last()), "the task's own");
+    return 0;
+}
+
+START_TEST(error_last_is_per_thread_and_per_task)
+{
+    AXLE_SET_ERR(-ENOENT, "the main thread's own");
+    pthread_t t;
+    pthread_create(&t, NULL, error_from_thread, NULL);
+    pthread_join(t, NULL);
+    ck_assert_str_eq(axle_error_message(axle_error_last()), "the main thread's own");
+    ck_assert_int_eq(axle_test_run(own_error_main, NULL), 0);
+    axle_error_clear();
+}
+END_TEST
+
 /* ---- fibers keep their own stacks --------------------------------------- */
 
 struct deep {
@@ -286,10 +346,12 @@ int main(void)
     tcase_add_test(tc, deadlock_is_reported_not_hung);
     tcase_add_test(tc, returning_with_an_open_scope_is_reported);
     tcase_add_test(tc, task_call_outside_a_scheduler_is_reported);
+    tcase_add_test(tc, task_call_from_a_foreign_thread_is_reported);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("stacks", 20);
     tcase_add_test(tc, fibers_keep_their_own_stacks_across_switches);
     tcase_add_test(tc, errno_is_per_task);
+    tcase_add_test(tc, error_last_is_per_thread_and_per_task);
     suite_add_tcase(s, tc);
     return axle_test_main(s);
 }
