@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 static int start_fds;
-static char runtime_dir[128];
+static char root_dir[96];     /* the suite's dir, made and removed by axle_test_main */
+static char runtime_dir[128]; /* this test's, inside root_dir */
 static char shm_prefix[64];
 
 int axle_test_fd_count(void)
@@ -40,17 +41,10 @@ int axle_test_fd_count(void)
     return n - 1; /* the DIR's own fd */
 }
 
-/* Remove the runtime dir and what a failed test left in it. */
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
-}
-
-static void remove_runtime_dir(void)
-{
-    if (runtime_dir[0])
-        nftw(runtime_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int nsockets;
@@ -75,9 +69,9 @@ void axle_test_setup(void)
 {
     setsid();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    snprintf(runtime_dir, sizeof runtime_dir, "/tmp/axle-test.%d", (int)getpid());
+    const char *root = getenv("AXLE_TEST_ROOT");
+    snprintf(runtime_dir, sizeof runtime_dir, "%s/%d", root ? root : "/tmp", (int)getpid());
     mkdir(runtime_dir, 0700);
-    atexit(remove_runtime_dir); /* a failed assertion exits without teardown */
     setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
     snprintf(shm_prefix, sizeof shm_prefix, "axle.%d.", (int)getpid());
     start_fds = axle_test_fd_count();
@@ -169,11 +163,20 @@ TCase *axle_test_tcase(const char *name, double seconds)
 
 int axle_test_main(Suite *s)
 {
+    /*
+     * Every test's runtime dir lives under one dir per suite run, removed
+     * here after all tests: a test that dies (failed assertion, timeout)
+     * skips its teardown, and this still cleans up after it.
+     */
+    snprintf(root_dir, sizeof root_dir, "/tmp/axle-test.%d", (int)getpid());
+    mkdir(root_dir, 0700);
+    setenv("AXLE_TEST_ROOT", root_dir, 1);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
