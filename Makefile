@@ -5,11 +5,13 @@
 #   make asan     only the sanitizer pass
 #   make demo     build and run examples/pipeline
 #   make bench    Release build (build-release/), run axle-bench $(ARGS)
+#   make fuzz     clang + libFuzzer build (build-fuzz/), run each fuzz target
+#                 for FUZZ_SECONDS (default 60) on a copy of its corpus
 #   make format   clang-format every C source and header in place
 #   make clean    remove the build directories
 #
 # Every target that builds first installs missing Debian packages
-# (scripts/deps.sh).
+# (scripts/deps.sh; `make fuzz` also clang and libFuzzer).
 
 JOBS := $(shell nproc)
 MAKEFLAGS += --no-print-directory # CMake's own makefiles run under this one
@@ -25,7 +27,9 @@ ASAN_ENV := CK_TIMEOUT_MULTIPLIER=4 \
 PLAIN_PASS := $(PASS) build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_PASS := env $(ASAN_ENV) $(PASS) build-asan -DCMAKE_BUILD_TYPE=Debug -DAXLE_SANITIZE=ON
 
-.PHONY: deps test asan demo bench format clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps test asan demo bench fuzz format clean
 
 deps:
 	@sh scripts/deps.sh
@@ -56,10 +60,17 @@ bench: deps
 	@mkdir -p bench/results
 	./build-release/bench/axle-bench $(ARGS)
 
+# Only the libFuzzer targets and the library they test, instrumented.
+fuzz: deps
+	@sh scripts/deps.sh fuzz
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAXLE_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target axle-fuzzers
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 # Tracked and new (not ignored) files, so build trees are never touched.
 format:
 	git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h' \
 		| xargs -0 -r clang-format -i
 
 clean:
-	rm -rf build build-asan build-release
+	rm -rf build build-asan build-release build-fuzz

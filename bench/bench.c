@@ -44,7 +44,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static const bench_scenario *const areas[] = {bench_task_scenarios, bench_uring_scenarios};
+static const bench_scenario *const areas[] = {bench_task_scenarios, bench_uring_scenarios,
+                                              bench_msg_scenarios};
 #define NAREAS (sizeof areas / sizeof areas[0])
 
 static bool quick; /* --quick */
@@ -107,7 +108,7 @@ static struct {
     char vs[160];      /* comparisons, "; "-separated */
 } row;
 
-static const char table_fmt[] = "%-16s %7s  %-12s %12s  %-24s %10s  %s\n";
+static const char table_fmt[] = "%-22s %7s  %-12s %12s  %-24s %10s  %s\n";
 
 static void row_flush(void)
 {
@@ -257,7 +258,7 @@ void bench_compare(const char *scenario, int size, const char *impl, const char 
 void bench_skip(const char *scenario, const char *impl, const char *why)
 {
     row_flush();
-    printf("%-16s %7s  %-12s skipped: %s\n", scenario, "-", impl, why);
+    printf("%-22s %7s  %-12s skipped: %s\n", scenario, "-", impl, why);
     if (json) {
         fputs("{\"scenario\":", json);
         json_string(scenario);
@@ -460,7 +461,7 @@ int main(int argc, char **argv)
         for (size_t a = 0; a < NAREAS; a++)
             for (const bench_scenario *s = areas[a]; s->name; s++)
                 if (selected(s->name, sels, nsels))
-                    printf("%-16s %s\n", s->name, s->what);
+                    printf("%-22s %s\n", s->name, s->what);
         return 0;
     }
 

@@ -33,6 +33,7 @@ typedef struct bench_scenario {
 /* The scenario tables, one per area file; each ends with a zeroed row. */
 extern const bench_scenario bench_task_scenarios[];
 extern const bench_scenario bench_uring_scenarios[];
+extern const bench_scenario bench_msg_scenarios[];
 
 /* The most repetitions any run makes; sizes sample arrays. */
 enum { BENCH_MAX_REPS = 9 };

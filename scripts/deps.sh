@@ -1,11 +1,25 @@
 #!/bin/sh
-# Installs the Debian packages axle needs, only those that are missing.
-# Runs `apt-get update` only when something must be installed; does nothing
-# (and needs no root) when every package is already present.
+# scripts/deps.sh [fuzz] — installs the Debian packages axle needs, only
+# those that are missing. With `fuzz`, only what `make fuzz` adds: clang and
+# libFuzzer (libclang-rt-14-dev holds the runtime -fsanitize=fuzzer links;
+# clang only recommends it). Runs `apt-get update` only when something must
+# be installed; does nothing (and needs no root) when every package is
+# already present.
 set -eu
 
-PKGS="cmake make gcc pkg-config liburing-dev libprotobuf-c-dev protobuf-c-compiler \
-libreadline-dev check"
+case "${1:-}" in
+"")
+    PKGS="cmake make gcc pkg-config liburing-dev libprotobuf-c-dev protobuf-c-compiler \
+libreadline-dev check libsodium-dev"
+    ;;
+fuzz)
+    PKGS="clang libclang-rt-14-dev libfuzzer-14-dev"
+    ;;
+*)
+    echo "usage: $0 [fuzz]" >&2
+    exit 2
+    ;;
+esac
 
 missing=""
 for p in $PKGS; do

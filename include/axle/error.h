@@ -45,7 +45,9 @@ extern "C" {
     X(ESHMCORRUPT, 4106, "shared-memory segment is corrupt")        \
     X(EBROKEN, 4107, "peer end closed: nobody can receive")         \
     X(ENOTSTARTED, 4108, "task returned without reporting started") \
-    X(ENOURING, 4109, "io_uring is unavailable")
+    X(ENOURING, 4109, "io_uring is unavailable")                              \
+    X(EVERSION, 4110, "peer speaks another protocol version")                 \
+    X(EAUTH, 4111, "peer failed authentication")
 
 enum {
 #define AXLE__ERR_ENUM(name, val, msg) AXLE_##name = val,
