@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 static const bench_scenario *const areas[] = {bench_task_scenarios, bench_uring_scenarios,
-                                              bench_msg_scenarios};
+                                              bench_msg_scenarios, bench_ipc_scenarios};
 #define NAREAS (sizeof areas / sizeof areas[0])
 
 static bool quick; /* --quick */

@@ -34,6 +34,7 @@ typedef struct bench_scenario {
 extern const bench_scenario bench_task_scenarios[];
 extern const bench_scenario bench_uring_scenarios[];
 extern const bench_scenario bench_msg_scenarios[];
+extern const bench_scenario bench_ipc_scenarios[];
 
 /* The most repetitions any run makes; sizes sample arrays. */
 enum { BENCH_MAX_REPS = 9 };
