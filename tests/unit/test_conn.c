@@ -759,6 +759,157 @@ START_TEST(silent_peer_is_declared_dead_within_the_peer_timeout)
 }
 END_TEST
 
+/* A server that hangs up on every peer right after the handshake. */
+static int hang_up(axle_conn *c, void *arg)
+{
+    (void)c;
+    axle_event_set(arg);
+    return 0;
+}
+
+struct hung {
+    axle_server *s;
+    axle_event done;
+};
+
+static int serve_hang_up(void *arg)
+{
+    struct hung *h = arg;
+    return axle_server_serve(h->s, hang_up, &h->done);
+}
+
+struct waiter {
+    axle_conn *c;
+    int rc;
+    bool says_eof; /* the rich error names the cause */
+};
+
+static int wait_recv(void *arg)
+{
+    struct waiter *w = arg;
+    axle_msg *m = NULL;
+    w->rc = axle_conn_recv(w->c, &m);
+    const axle_error *e = axle_error_last();
+    w->says_eof = e && strstr(axle_error_message(e), "EOF");
+    axle_msg_free(m);
+    return 0;
+}
+
+/* Sockets of ours in CLOSE_WAIT on a local TCP port (from /proc/net/tcp). */
+static int close_wait_count(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x", &lport, &st) == 2 && (int)lport == port &&
+            st == 0x08)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static int peer_gone_main(void *arg)
+{
+    (void)arg;
+    axle_nursery *n;
+    axle_nursery_open(&n);
+    struct hung h;
+    axle_event_init(&h.done);
+    axle_addr a;
+    ck_assert_int_eq(axle_addr_parse(&a, "/ip4/127.0.0.1/tcp/0"), 0);
+    axle_server_opts so = {.conn = {.uid = &server_uid}};
+    ck_assert_int_eq(axle_server_open(&h.s, &a, 1, &so), 0);
+    axle_nursery_start_soon(n, serve_hang_up, &h, NULL);
+    size_t nb;
+    const axle_addr *b = axle_server_addrs(h.s, &nb);
+    axle_conn_opts co = client_opts();
+    axle_conn *c;
+    ck_assert_int_eq(axle_conn_connect(&c, &b[0], &co), 0);
+
+    /* Two receivers wait on one connection; the peer hangs up: both learn it. */
+    struct waiter w1 = {c, 1, false}, w2 = {c, 1, false};
+    axle_nursery *inner;
+    axle_nursery_open(&inner);
+    axle_nursery_start_soon(inner, wait_recv, &w1, NULL);
+    axle_nursery_start_soon(inner, wait_recv, &w2, NULL);
+    ck_assert_int_eq(axle_nursery_close(inner, 0), 0);
+    ck_assert_int_eq(w1.rc, -AXLE_ETRANSPORT);
+    ck_assert_int_eq(w2.rc, -AXLE_ETRANSPORT);
+    ck_assert(w1.says_eof && w2.says_eof);
+    /* A send now fails the same way, and nothing sits in CLOSE_WAIT. */
+    Axle__Envelope env;
+    struct kinds st;
+    mk_kind(&env, 8, &st);
+    ck_assert_int_eq(axle_conn_send(c, &env), -AXLE_ETRANSPORT);
+    axle_conn_close(c);
+    int port = ntohs(b[0].u.in4.sin_port);
+    ck_assert_int_eq(close_wait_count(port), 0);
+
+    /* The server's side, after a client leaves: closed, not CLOSE_WAIT. */
+    axle_event_init(&h.done);
+    ck_assert_int_eq(axle_conn_connect(&c, &b[0], &co), 0);
+    ck_assert_int_eq(axle_event_wait(&h.done), 0);
+    axle_conn_close(c);
+    ck_assert_int_eq(axle_checkpoint(), 0);
+    ck_assert_int_eq(close_wait_count(port), 0);
+
+    axle_server_shutdown(h.s);
+    int rc = axle_nursery_close(n, 0);
+    axle_server_close(h.s);
+    return rc;
+}
+
+START_TEST(peer_hang_up_reaches_every_waiter_and_leaves_no_close_wait)
+{
+    ck_assert_int_eq(axle_test_run(peer_gone_main, NULL), 0);
+}
+END_TEST
+
+struct exposure {
+    const char *maddr;
+    const char *cookie;
+    bool want_warning;
+};
+
+static int exposure_main(void *arg)
+{
+    struct exposure *x = arg;
+    struct srv sv = {0};
+    srv_capture_log(&sv);
+    axle_addr a;
+    ck_assert_int_eq(axle_addr_parse(&a, x->maddr), 0);
+    axle_server_opts so = {.conn = {.uid = &server_uid}};
+    if (x->cookie)
+        so.conn.cookie = (const uint8_t *)x->cookie, so.conn.cookie_len = strlen(x->cookie);
+    ck_assert_int_eq(axle_server_open(&sv.s, &a, 1, &so), 0);
+    char buf[4096] = {0};
+    ssize_t got = read(sv.log_pipe[0], buf, sizeof buf - 1);
+    bool warned = got > 0 && strstr(buf, "with no secret");
+    ck_assert_msg(warned == x->want_warning, "log: %s", got > 0 ? buf : "(nothing)");
+    srv_close(&sv);
+    return 0;
+}
+
+START_TEST(non_loopback_without_secret_warns)
+{
+    struct exposure x = {"/ip4/0.0.0.0/tcp/0", NULL, true};
+    ck_assert_int_eq(axle_test_run(exposure_main, &x), 0);
+}
+END_TEST
+
+START_TEST(non_loopback_with_secret_or_loopback_does_not_warn)
+{
+    struct exposure x = {"/ip4/0.0.0.0/tcp/0", "s3cret", false};
+    ck_assert_int_eq(axle_test_run(exposure_main, &x), 0);
+    struct exposure y = {"/ip4/127.0.0.1/tcp/0", NULL, false};
+    ck_assert_int_eq(axle_test_run(exposure_main, &y), 0);
+}
+END_TEST
+
 /* ---- cancellation and concurrency ------------------------------------------------ */
 
 struct blocked {
@@ -955,6 +1106,9 @@ int main(void)
     tcase_add_test(tc, peer_killed_mid_frame_is_a_transport_error);
     tcase_add_test(tc, address_in_use_names_the_address);
     tcase_add_test(tc, silent_peer_is_declared_dead_within_the_peer_timeout);
+    tcase_add_test(tc, peer_hang_up_reaches_every_waiter_and_leaves_no_close_wait);
+    tcase_add_test(tc, non_loopback_without_secret_warns);
+    tcase_add_test(tc, non_loopback_with_secret_or_loopback_does_not_warn);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("concurrency", 30);
     tcase_add_checked_fixture(tc, uids, NULL);
