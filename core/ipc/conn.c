@@ -61,6 +61,23 @@ static int sticky(axle_conn *c)
     return 0;
 }
 
+/*
+ * Start a send or recv: checkpoint, fail fast on a closed or broken
+ * connection, then count ourselves in and take the side's lock. On success
+ * the caller holds lock and must end with leave().
+ */
+static int enter(axle_conn *c, axle_lock *lock)
+{
+    int rc = axle_checkpoint_if_cancelled();
+    if (rc < 0)
+        return rc;
+    if ((rc = sticky(c)) < 0)
+        return rc;
+    c->users++;
+    rc = axle_lock_acquire(lock);
+    return rc < 0 ? leave(c, rc) : 0;
+}
+
 static int breaks(axle_conn *c, int code, const char *why, int err)
 {
     c->broken = code;
@@ -151,15 +168,9 @@ int axle__conn_send_raw(axle_conn *c, const Axle__Envelope *env)
 
 int axle_conn_send(axle_conn *c, const Axle__Envelope *env)
 {
-    int rc = axle_checkpoint_if_cancelled();
+    int rc = enter(c, &c->send_lock);
     if (rc < 0)
         return rc;
-    if ((rc = sticky(c)) < 0)
-        return rc;
-    c->users++;
-    rc = axle_lock_acquire(&c->send_lock);
-    if (rc < 0)
-        return leave(c, rc);
     if ((rc = sticky(c)) == 0) {
         Axle__Envelope copy = *env;
         copy.version = AXLE_PROTO_VERSION;
@@ -243,15 +254,9 @@ int axle__conn_recv_raw(axle_conn *c, axle_msg **out)
 int axle_conn_recv(axle_conn *c, axle_msg **out)
 {
     *out = NULL;
-    int rc = axle_checkpoint_if_cancelled();
+    int rc = enter(c, &c->recv_lock);
     if (rc < 0)
         return rc;
-    if ((rc = sticky(c)) < 0)
-        return rc;
-    c->users++;
-    rc = axle_lock_acquire(&c->recv_lock);
-    if (rc < 0)
-        return leave(c, rc);
     if ((rc = sticky(c)) == 0)
         rc = axle__conn_recv_raw(c, out);
     axle_lock_release(&c->recv_lock);
