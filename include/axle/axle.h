@@ -5,7 +5,10 @@
 #define AXLE_AXLE_H
 
 #include <axle/error.h>
+#include <axle/ipc.h>
 #include <axle/log.h>
+#include <axle/msg.h>
 #include <axle/task.h>
+#include <axle/uid.h>
 
 #endif

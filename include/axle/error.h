@@ -15,13 +15,9 @@
 #ifndef AXLE_ERROR_H
 #define AXLE_ERROR_H
 
+#include <axle/api.h>
+#include <axle/uid.h>
 #include <stddef.h>
-
-#if defined(AXLE_BUILDING) && defined(__GNUC__)
-#define AXLE_API __attribute__((visibility("default")))
-#else
-#define AXLE_API
-#endif
 
 #ifdef __cplusplus
 extern "C" {

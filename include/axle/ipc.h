@@ -17,6 +17,7 @@
 
 #include <axle/error.h>
 #include <axle/msg.h>
+#include <axle/uid.h>
 #include <axle/task.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -97,22 +98,6 @@ AXLE_API int axle_addr_unix_default(axle_addr *out, const char *name);
 /* ----------------------------------------------------------------------- */
 /* Identity and security                                                    */
 /* ----------------------------------------------------------------------- */
-
-/* An actor's identity: name, 16-byte uuid, pid. Printed name@<8 hex>. */
-typedef struct axle_uid {
-    char name[64];
-    uint8_t uuid[16];
-    int32_t pid;
-} axle_uid;
-
-/*
- * axle_uid_init — name (copied, at most 63 bytes, cut at a UTF-8 character
- * boundary), a fresh random (version 4) uuid, this process's pid.
- * Returns: 0.  Errors: -EINVAL for an empty name; -errno from getrandom.
- */
-AXLE_API int axle_uid_init(axle_uid *uid, const char *name);
-/* "name@1a2b3c4d" into buf. Returns the length, like snprintf. */
-AXLE_API int axle_uid_format(const axle_uid *uid, char *buf, size_t len);
 
 /* Longest cookie (shared secret) in bytes. */
 #define AXLE_COOKIE_MAX 256
