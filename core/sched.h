@@ -86,5 +86,6 @@ void axle__error_put(axle_task *t, struct axle_error *e);      /* takes e */
 struct axle_error *axle__error_new(int code, const char *msg); /* returns owned or NULL */
 struct axle_error *axle__error_group(struct axle_error **members, size_t n); /* takes */
 void axle__error_free(struct axle_error *e);
+struct axle_error *axle__error_clone(const struct axle_error *e); /* returns owned or NULL */
 
 #endif

@@ -10,7 +10,7 @@ set -eu
 case "${1:-}" in
 "")
     PKGS="cmake make gcc pkg-config liburing-dev libprotobuf-c-dev protobuf-c-compiler \
-libreadline-dev check libsodium-dev"
+libreadline-dev check libsodium-dev libdw-dev"
     ;;
 fuzz)
     PKGS="clang libclang-rt-14-dev libfuzzer-14-dev"
