@@ -3,7 +3,7 @@
 #   make test     plain build (build/) and ASan+UBSan build (build-asan/), both
 #                 with CTest; ends with "N passed, N failed", non-zero on failure
 #   make asan     only the sanitizer pass
-#   make demo     build and run examples/pipeline
+#   make demo     build and run examples/tree (an actor tree under supervision)
 #   make bench    Release build (build-release/), run axle-bench $(ARGS)
 #   make fuzz     clang + libFuzzer build (build-fuzz/), run each fuzz target
 #                 for FUZZ_SECONDS (default 60) on a copy of its corpus
@@ -49,10 +49,9 @@ asan: deps
 	exit $$status
 
 demo: deps
-	@test -f examples/pipeline.c || { echo "make demo: examples/pipeline.c does not exist yet" >&2; exit 1; }
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build -j $(JOBS) --target pipeline
-	./build/examples/pipeline
+	cmake --build build -j $(JOBS) --target tree
+	./build/examples/tree
 
 bench: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release

@@ -30,6 +30,8 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include <axle/actor.h>
+
 #include <axle/error.h>
 
 #include <errno.h>
@@ -45,7 +47,8 @@
 #include <unistd.h>
 
 static const bench_scenario *const areas[] = {bench_task_scenarios, bench_uring_scenarios,
-                                              bench_msg_scenarios, bench_ipc_scenarios};
+                                              bench_msg_scenarios, bench_ipc_scenarios,
+                                              bench_actor_scenarios};
 #define NAREAS (sizeof areas / sizeof areas[0])
 
 static bool quick; /* --quick */
@@ -423,6 +426,9 @@ static void report_failure(const char *name, int rc)
 
 int main(int argc, char **argv)
 {
+    /* The exec spawn backend re-runs this binary as a child actor. */
+    if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
+        return axle_main(argc, argv, NULL, NULL, NULL);
     const char *json_path = NULL;
     bool list = false;
     char **sels = argv; /* selections, compacted over the arguments already read */

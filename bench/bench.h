@@ -35,6 +35,7 @@ extern const bench_scenario bench_task_scenarios[];
 extern const bench_scenario bench_uring_scenarios[];
 extern const bench_scenario bench_msg_scenarios[];
 extern const bench_scenario bench_ipc_scenarios[];
+extern const bench_scenario bench_actor_scenarios[];
 
 /* The most repetitions any run makes; sizes sample arrays. */
 enum { BENCH_MAX_REPS = 9 };
@@ -92,6 +93,16 @@ double bench_measure(const char *scenario, int size, const char *impl, const cha
  */
 void bench_compare(const char *scenario, int size, const char *impl, const char *vs,
                    const char *metric, double value);
+
+/*
+ * bench_raw_rtt — the baseline echo (ipc.c): len bytes written and read
+ * back over a socketpair (tcp false) or loopback TCP, echoed by a forked
+ * process on CPU 1; per repetition p50/p99/p999 in ns.
+ * Returns: 0 or a negative errno.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+int bench_raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999);
 
 /* bench_skip — report that impl could not run in scenario, and why. */
 void bench_skip(const char *scenario, const char *impl, const char *why);

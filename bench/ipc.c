@@ -212,7 +212,7 @@ static int pair(bool tcp, int fds[2])
     return fds[1] < 0 ? -errno : 0;
 }
 
-static int raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999)
+int bench_raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999)
 {
     int fds[2];
     int rc = pair(tcp, fds);
@@ -286,7 +286,7 @@ static int run_rtt(const char *scenario, bool tcp)
         bench_measure(scenario, size, "axle", "p99_ns", r.p99, n);
         bench_measure(scenario, size, "axle", "p999_ns", r.p999, n);
         double b50v[BENCH_MAX_REPS], b99[BENCH_MAX_REPS], b999[BENCH_MAX_REPS];
-        if ((rc = raw_rtt(tcp, r.frame_len, b50v, b99, b999)) < 0) {
+        if ((rc = bench_raw_rtt(tcp, r.frame_len, b50v, b99, b999)) < 0) {
             bench_skip(scenario, vs, "could not set up the baseline's sockets");
             continue;
         }

@@ -186,7 +186,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     (void)uctx;
     const char *name;
     size_t size;
-    if (axle__overflow_lookup(si->si_addr, &name, &size)) {
+    /* si_code > 0: raised by the kernel for a fault, so si_addr is the address. */
+    if (si->si_code > 0 && axle__overflow_lookup(si->si_addr, &name, &size)) {
         char num[24];
         fmt_u(num, size);
         write_str("axle: stack overflow in task '");
@@ -197,8 +198,15 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
         signal(sig, SIG_DFL);
         return; /* the faulting access repeats and kills the process by SIGSEGV */
     }
-    /* Not ours: restore the previous handler and let the access fault again. */
+    /*
+     * Not ours: restore the previous handler (a crash reporter, ASan's, or
+     * the default). A real fault repeats on return and reaches it with its
+     * own details (the address); a signal sent with kill/raise would not
+     * repeat, so it is raised again.
+     */
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+    if (si->si_code <= 0)
+        raise(sig);
 }
 
 int axle__overflow_handler_install(void)

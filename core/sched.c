@@ -699,6 +699,7 @@ void axle__sched_forget(void)
     if (!S.running)
         return;
     io_uring_queue_exit(&S.ring); /* checked: leaves the parent's ring working */
+    axle__overflow_handler_remove();
     memset(&S, 0, sizeof S);
     current = NULL;
 }

@@ -38,6 +38,11 @@ struct axle_conn {
 axle_conn *axle__conn_new(int fd, const axle_addr *peer_addr, const axle_conn_opts *opts);
 /* Run the handshake under the handshake deadline. */
 int axle__conn_handshake(axle_conn *c, bool client);
+/*
+ * In a forked child: close the server's listening sockets (the parent's;
+ * no unlink: the files are the parent's) and free it. Fork story.
+ */
+void axle__server_forget(axle_server *s);
 /* Send / receive one frame without locks or state checks (handshake use). */
 int axle__conn_send_raw(axle_conn *c, const Axle__Envelope *env);
 int axle__conn_recv_raw(axle_conn *c, axle_msg **out);

@@ -259,3 +259,12 @@ void axle_server_close(axle_server *s)
     free(s->addrs);
     free(s);
 }
+
+void axle__server_forget(axle_server *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        close(s->ls[i].fd);
+    free(s->ls);
+    free(s->addrs);
+    free(s);
+}

@@ -1,0 +1,153 @@
+/*
+ * core/actor/actor_int.h — the actor runtime's structures, shared by
+ * runtime.c, portal.c and spawn/nursery.c. Private to libaxle.
+ *
+ * One actor per process (the global A). Every connection to another actor
+ * is a peer with one message loop; a peer carries both directions of RPC:
+ * the calls we made (struct call, by cid) and the tasks we run for it
+ * (struct rpc, by cid).
+ */
+#ifndef AXLE_CORE_ACTOR_INT_H
+#define AXLE_CORE_ACTOR_INT_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "../sched.h"
+#include "rerr.h"
+
+#include <axle/actor.h>
+#include <axle/log.h>
+
+struct peer;
+
+/* A message received for a call, queued until the caller takes it. */
+struct reply {
+    struct reply *next;
+    axle_msg *msg; /* owned */
+};
+
+/* An outgoing request waiting for its replies. Lives on the caller's stack. */
+struct call {
+    uint64_t cid;
+    struct peer *peer;
+    struct reply *head, *tail; /* replies not yet taken */
+    int gone;                  /* the peer went away: the error to return */
+    axle_task *waiter;         /* parked in call_next, or NULL */
+    struct call *prev, *next;  /* the peer's list */
+};
+
+/* A task we run for a peer's Start. */
+struct rpc {
+    uint64_t cid;
+    struct peer *peer;
+    axle_scope *scope;       /* the task's scope while it runs */
+    struct rpc *prev, *next; /* the peer's list */
+};
+
+/* A connection to another actor and its message loop. */
+struct peer {
+    axle_conn *conn;    /* owned by whoever runs the loop */
+    axle_uid uid;       /* who it is */
+    struct call *calls; /* our requests awaiting replies */
+    struct rpc *rpcs;   /* tasks we run for it */
+    size_t nrpcs;
+    bool gone;                /* its loop has ended */
+    int refs;                 /* portals + the loop; freed at 0 */
+    axle_event loop_done;     /* set when the loop ends */
+    axle_event rpcs_done;     /* set whenever nrpcs drops to 0 */
+    struct peer *prev, *next; /* A.peers */
+};
+
+/* A child being spawned, waiting for its connection. */
+struct spawning {
+    uint8_t uuid[16];      /* the child's uuid, matched against its hello */
+    struct peer *peer;     /* set by the server handler */
+    axle_event connected;  /* set with peer */
+    struct spawning *next; /* A.spawning */
+};
+
+/* The actor of this process. */
+struct actor {
+    bool running; /* inside axle_root / a child's main */
+    bool is_root;
+    axle_uid uid;
+    axle_actor_opts opts;  /* timing constants (defaults filled in) */
+    char spawn_method[16]; /* default backend for children */
+    char **mods;           /* exposed namespaces (owned) */
+    size_t nmods;
+    uint8_t cookie[AXLE_COOKIE_MAX]; /* the tree's secret */
+    size_t cookie_len;
+    axle_server *server;               /* listening for peers */
+    char addr[AXLE_ADDR_STRLEN];       /* where children connect (first bound address) */
+    axle_nursery *rt;                  /* runtime nursery: server, loops, RPC tasks */
+    axle_scope *main_scope;            /* the root's main task scope (SIGINT, cancel) */
+    struct peer *peers;                /* every live peer */
+    struct peer *parent;               /* the parent's peer, in a child */
+    struct axle_portal *parent_portal; /* a portal on it (owned), in a child */
+    struct spawning *spawning;         /* children we wait to connect */
+    uint64_t next_cid;                 /* cid counter */
+    bool cancel_called;                /* a cancel request was accepted */
+    axle_uid cancel_by;                /* who asked */
+    bool interrupted;                  /* SIGINT reached the root */
+};
+
+extern struct actor A;
+
+/* rpc.c */
+axle_rpc_fn axle__rpc_lookup(const char *name);
+bool axle__ns_exposed(const char *ns, size_t ns_len, char *const *mods, size_t n);
+
+/* runtime.c */
+axle_conn_opts axle__actor_conn_opts(void);
+struct peer *axle__peer_new(axle_conn *c);
+void axle__peer_unref(struct peer *p);
+/* Run p's message loop until the connection ends; then fail its calls. */
+int axle__peer_loop(struct peer *p);
+/* Send env to p (fails fast once the peer is gone). */
+int axle__peer_send(struct peer *p, const Axle__Envelope *env);
+/* Apply a SpawnSpec-style allow-list (copies). */
+int axle__actor_set_mods(const char *const *mods, size_t n);
+Axle__Uid axle__uid_msg(const axle_uid *u);
+
+/* Children's pids, for passing SIGTERM on (async-signal-safe table). */
+void axle__track_child(pid_t pid);
+void axle__untrack_child(pid_t pid);
+
+/* portal.c */
+void axle__call_open(struct call *k, struct peer *p);
+void axle__call_close(struct call *k);
+/* The next reply for k: 0 and *out (owned), or the peer's failure code. */
+int axle__call_next(struct call *k, axle_msg **out);
+/* Deliver a reply to the call with its cid on p; false when none waits. */
+bool axle__call_deliver(struct peer *p, uint64_t cid, axle_msg *m);
+/* Fail every call of p with code (the peer is gone). */
+void axle__calls_fail(struct peer *p, int code);
+/* Send Start and wait for its StartAck (or the Error that replaces it). */
+int axle__call_start(struct call *k, const char *func, const void *args, size_t len);
+/* Wait for the Return (or Error) of a started call. */
+int axle__call_result(struct call *k, axle_buf *ret);
+/* Ask the actor at p to cancel itself; 1 when it acked within timeout. */
+int axle__request_cancel(struct peer *p, int64_t timeout_ns);
+
+/* A portal: a peer plus, for run_in_actor, the main call and its result. */
+struct axle_portal {
+    struct peer *peer;             /* referenced */
+    axle_uid uid;                  /* the peer's identity */
+    bool has_main;                 /* a run_in_actor portal */
+    struct call main;              /* the main function's call, while pending */
+    bool main_open;                /* main is open (not yet resolved) */
+    bool result_done;              /* the result below is final */
+    int result_rc;                 /* 0 or the error */
+    axle_buf result;               /* the returned bytes */
+    struct axle_error *result_err; /* the error's rich form (owned) */
+    axle_event result_ready;       /* set once result_done */
+    bool resolving;                /* a task is waiting on main now */
+};
+
+void axle__portal_init(axle_portal *pt, struct peer *p);
+void axle__portal_fini(axle_portal *pt);
+/* Resolve the main call's result (one task at a time; others wait). */
+int axle__portal_resolve(axle_portal *pt);
+
+#endif
