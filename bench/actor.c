@@ -10,7 +10,8 @@
  *   rpc.rtt.uds / rpc.rtt.tcp
  *       One op: axle_portal_run of an echo with a 64 B argument, to a daemon
  *       child (its connection to the root over a Unix socket or loopback
- *       TCP); p50/p99/p999 of 20,000 calls per repetition. Baseline: the
+ *       TCP), pinned to CPU 1 (the root is on 0); p50/p99/p999 of 20,000
+ *       calls per repetition. Baseline: the
  *       same bytes as one frame through a blocking socketpair / TCP echo
  *       (ipc.c's), ratio = axle p50 ÷ baseline p50.
  *   cancel.tree (size = N = 1, 16, 128)
@@ -38,6 +39,18 @@ static int b_echo(const void *args, size_t len, axle_buf *ret)
     return axle_buf_set(ret, args, len);
 }
 AXLE_EXPORT("bench.echo", b_echo)
+
+/* Exported: pin the callee to the CPU given (BENCH.md: the sides on 0 and 1). */
+static int b_pin(const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    int32_t cpu = 1;
+    if (len == sizeof cpu)
+        memcpy(&cpu, args, sizeof cpu);
+    bench_pin(cpu);
+    return 0;
+}
+AXLE_EXPORT("bench.pin", b_pin)
 
 static const char *const MODS[] = {"bench"};
 
@@ -188,6 +201,9 @@ static int rpc_main(void *arg)
     axle_spawn_opts o = {.name = "echo", .enable_modules = MODS, .n_enable_modules = 1};
     axle_portal *p;
     rc = axle_start_actor(an, &o, &p);
+    int32_t cpu = 1;
+    if (rc == 0)
+        rc = axle_portal_run(p, "bench.pin", &cpu, sizeof cpu, NULL);
     static uint8_t arg64[64];
     axle_buf b = {0};
     int rounds = (int)bench_iters(RPC_ROUNDS);

@@ -177,6 +177,9 @@ static int send_spec(struct child *c)
     spec.enable_modules = c->mods;
     spec.n_enable_modules = c->nmods;
     spec.loglevel = axle_log_level_parse(c->loglevel);
+    char *reg[1] = {A.reg_addr};
+    if (A.reg_addr[0])
+        spec.reg_addrs = reg, spec.n_reg_addrs = 1;
     Axle__Envelope env = AXLE__ENVELOPE__INIT;
     env.msg_case = AXLE__ENVELOPE__MSG_SPAWN_SPEC;
     env.spawn_spec = &spec;

@@ -67,6 +67,14 @@ struct spawning {
     struct spawning *next; /* A.spawning */
 };
 
+/* A registered actor (the root's registry). */
+struct reg_entry {
+    axle_uid uid;                /* who */
+    char addr[AXLE_ADDR_STRLEN]; /* where it listens */
+    struct peer *via;            /* the connection it registered on (NULL: the root) */
+    struct reg_entry *next;
+};
+
 /* The actor of this process. */
 struct actor {
     bool running; /* inside axle_root / a child's main */
@@ -78,18 +86,22 @@ struct actor {
     size_t nmods;
     uint8_t cookie[AXLE_COOKIE_MAX]; /* the tree's secret */
     size_t cookie_len;
-    axle_server *server;               /* listening for peers */
-    char addr[AXLE_ADDR_STRLEN];       /* where children connect (first bound address) */
-    axle_nursery *rt;                  /* runtime nursery: server, loops, RPC tasks */
-    axle_scope *main_scope;            /* the root's main task scope (SIGINT, cancel) */
-    struct peer *peers;                /* every live peer */
-    struct peer *parent;               /* the parent's peer, in a child */
-    struct axle_portal *parent_portal; /* a portal on it (owned), in a child */
-    struct spawning *spawning;         /* children we wait to connect */
-    uint64_t next_cid;                 /* cid counter */
-    bool cancel_called;                /* a cancel request was accepted */
-    axle_uid cancel_by;                /* who asked */
-    bool interrupted;                  /* SIGINT reached the root */
+    axle_server *server;                /* listening for peers */
+    char addr[AXLE_ADDR_STRLEN];        /* where children connect (first bound address) */
+    axle_nursery *rt;                   /* runtime nursery: server, loops, RPC tasks */
+    axle_scope *main_scope;             /* the root's main task scope (SIGINT, cancel) */
+    struct peer *peers;                 /* every live peer */
+    struct peer *parent;                /* the parent's peer, in a child */
+    struct axle_portal *parent_portal;  /* a portal on it (owned), in a child */
+    struct spawning *spawning;          /* children we wait to connect */
+    uint64_t next_cid;                  /* cid counter */
+    bool cancel_called;                 /* a cancel request was accepted */
+    axle_uid cancel_by;                 /* who asked */
+    bool interrupted;                   /* SIGINT reached the root */
+    char reg_addr[AXLE_ADDR_STRLEN];    /* the registrar's address (the root's) */
+    char parent_addr[AXLE_ADDR_STRLEN]; /* the parent's address, in a child */
+    struct peer *reg_peer;              /* our connection to the registrar, in a child */
+    struct reg_entry *registry;         /* in the root: every registered actor */
 };
 
 extern struct actor A;
@@ -113,6 +125,14 @@ Axle__Uid axle__uid_msg(const axle_uid *u);
 /* Children's pids, for passing SIGTERM on (async-signal-safe table). */
 void axle__track_child(pid_t pid);
 void axle__untrack_child(pid_t pid);
+
+/* registry.c */
+void axle__registry_add_self(void);
+void axle__registry_handle(struct peer *p, const Axle__RegistrarRequest *q);
+void axle__registry_drop_peer(struct peer *p);
+void axle__registry_clear(void);
+int axle__registry_register(void);
+void axle__registry_leave(void);
 
 /* portal.c */
 void axle__call_open(struct call *k, struct peer *p);

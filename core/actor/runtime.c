@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -486,6 +487,8 @@ static uint64_t reply_cid(const Axle__Envelope *e, bool *has)
         return e->return_->cid;
     case AXLE__ENVELOPE__MSG_CANCEL_ACK:
         return e->cancel_ack->cid;
+    case AXLE__ENVELOPE__MSG_REGISTRAR_REPLY:
+        return e->registrar_reply->cid;
     case AXLE__ENVELOPE__MSG_ERROR:
         *has = e->error->has_cid;
         return e->error->cid;
@@ -500,6 +503,14 @@ static void dispatch(struct peer *p, axle_msg *m)
     const Axle__Envelope *e = m->env;
     if (e->msg_case == AXLE__ENVELOPE__MSG_START) {
         start_rpc(p, m);
+        axle_msg_free(m);
+        return;
+    }
+    if (e->msg_case == AXLE__ENVELOPE__MSG_REGISTRAR_REQUEST) {
+        if (A.is_root)
+            axle__registry_handle(p, e->registrar_request);
+        else
+            axle_log_warning("%s sent a registrar request to a non-registrar", p->uid.name);
         axle_msg_free(m);
         return;
     }
@@ -536,6 +547,8 @@ int axle__peer_loop(struct peer *p)
     p->conn = NULL; /* the loop's owner closes it; nobody may touch it now */
     axle__calls_fail(p, -AXLE_ETRANSPORT);
     cancel_rpcs(p); /* what it asked for, nobody waits for now */
+    if (A.is_root)
+        axle__registry_drop_peer(p); /* its registrations go with it */
     axle_event_set(&p->loop_done);
     if (p == A.parent) {
         axle_log_cancel("parent connection ended (%s): cancelling this actor", axle_errname(rc));
@@ -669,6 +682,17 @@ static void drain_peers(void)
     axle_scope_close(&sc, rc);
 }
 
+/* A child's body: register with the registrar, then serve until cancelled. */
+static int child_body(void)
+{
+    int rc = axle__registry_register();
+    if (rc < 0 && rc != -ECANCELED)
+        axle_log_warning("could not register with the registrar at %s: %s (find by name "
+                         "will not see this actor)",
+                         A.reg_addr, axle_strerror(rc));
+    return axle_sleep(AXLE_NO_DEADLINE);
+}
+
 /*
  * The actor's life inside its scheduler: runtime nursery, then body
  * (main(arg), or waiting to be cancelled when main is NULL), then teardown.
@@ -688,7 +712,7 @@ static int live(axle_fn main, void *arg)
         axle_scope ms;
         axle_scope_open(&ms, AXLE_NO_DEADLINE, 0);
         A.main_scope = &ms;
-        rc = main ? main(arg) : axle_sleep(AXLE_NO_DEADLINE);
+        rc = main ? main(arg) : child_body();
         A.main_scope = NULL;
         rc = axle_scope_close(&ms, rc);
         if (A.interrupted && (rc == 0 || rc == -ECANCELED))
@@ -726,6 +750,8 @@ static int root_main(void *arg)
     int rc = open_server(o ? o->bind_addrs : NULL, o ? o->n_bind_addrs : 0);
     if (rc < 0)
         return rc;
+    snprintf(A.reg_addr, sizeof A.reg_addr, "%s", A.addr); /* the root is the registrar */
+    axle__registry_add_self();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -738,6 +764,7 @@ static int root_main(void *arg)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     axle_server_close(A.server);
     A.server = NULL;
+    axle__registry_clear();
     return rc;
 }
 
@@ -768,7 +795,11 @@ int axle_root(const axle_actor_opts *o, axle_fn main, void *arg)
         goto out;
     char title[96];
     snprintf(title, sizeof title, "axle[%s@%d]", name, (int)getpid());
-    axle__proc_set_title(title);
+    /*
+     * comm only: the root's argv belongs to the user's program, which may
+     * still read it (children, running only axle's code, retitle argv too).
+     */
+    prctl(PR_SET_NAME, title);
     if (strcmp(A.spawn_method, "forkserver") == 0)
         axle__forkserver_start();
     struct root_args ra = {o, main, arg};
@@ -857,6 +888,9 @@ static int child_task(void *arg)
         rc = open_server((const char *const *)spec->bind_addrs, spec->n_bind_addrs);
     if (rc == 0)
         handle_sigterm();
+    snprintf(A.parent_addr, sizeof A.parent_addr, "%s", a->parent_addr);
+    if (spec->n_reg_addrs > 0 && spec->reg_addrs[0])
+        snprintf(A.reg_addr, sizeof A.reg_addr, "%s", spec->reg_addrs[0]);
     axle_msg_free(m);
     if (rc == 0 && !(A.parent = axle__peer_new(c)))
         rc = -ENOMEM;
@@ -866,6 +900,7 @@ static int child_task(void *arg)
         axle__portal_init(A.parent_portal, A.parent);
         rc = live(NULL, NULL);
     }
+    axle__registry_leave();
     if (A.parent_portal) {
         axle__portal_fini(A.parent_portal);
         free(A.parent_portal);

@@ -228,6 +228,28 @@ AXLE_API int axle_portal_run(axle_portal *p, const char *func, const void *args,
 AXLE_API int axle_portal_result(axle_portal *p, axle_buf *ret);
 
 /*
+ * axle_find_actor — a portal to the actor registered under name in this
+ * tree. Every actor registers with the root when it starts; an entry lives
+ * as long as the actor's connection to the root (a dead actor's entry goes
+ * with its connection). Until the discovery layer exists, the root is the
+ * registrar.
+ *   out: a new portal, owned: close it with axle_portal_close.
+ * Returns: 0.
+ * Errors: -ENOENT (no such actor); -AXLE_ETRANSPORT or -ECONNREFUSED (the
+ *   root or the actor is unreachable: an actor that is exiting can still be
+ *   found until its connection to the root ends); -ECANCELED.
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_find_actor(const char *name, axle_portal **out);
+
+/*
+ * axle_portal_close — close a portal from axle_find_actor (its connection
+ * ends). Never blocks. Portals from a nursery are the nursery's: do not
+ * close them.  Invalidates: p.
+ */
+AXLE_API void axle_portal_close(axle_portal *p);
+
+/*
  * axle_portal_cancel_actor — cancel the whole remote actor (not only a
  * task) and wait up to timeout_ns (0: cancel_ack_ns) for its ack.
  * Returns: 1 when it acked, 0 when it did not in time or is already gone.

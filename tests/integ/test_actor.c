@@ -171,6 +171,21 @@ static int t_call_parent(const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT("t.call_parent", t_call_parent)
 
+/* Find an actor by name and call its echo: args = the name. */
+static int t_find_call(const void *args, size_t len, axle_buf *ret)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)len, (const char *)args);
+    axle_portal *p;
+    int rc = axle_find_actor(name, &p);
+    if (rc < 0)
+        return rc;
+    rc = axle_portal_run(p, "t.echo", name, strlen(name), ret);
+    axle_portal_close(p);
+    return rc;
+}
+AXLE_EXPORT("t.find_call", t_find_call)
+
 static void unlink_path(void *arg)
 {
     unlink(arg);
@@ -730,6 +745,58 @@ START_TEST(loglevel_propagates_and_is_overridable)
 }
 END_TEST
 
+/* ---- find by name ------------------------------------------------------------------ */
+
+static int find_main(void *arg)
+{
+    (void)arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts oa = daemon_opts("alpha"), ob = daemon_opts("beta");
+    axle_portal *pa, *pb;
+    ck_assert_int_eq(axle_start_actor(an, &oa, &pa), 0);
+    ck_assert_int_eq(axle_start_actor(an, &ob, &pb), 0);
+    /* alpha finds beta by name (through the root) and calls it */
+    axle_buf b = {0};
+    int rc = -1;
+    for (int i = 0; i < 100 && rc != 0; i++) { /* beta registers as it starts */
+        rc = axle_portal_run(pa, "t.find_call", "beta", 4, &b);
+        if (rc != 0)
+            axle_sleep(10 * MS);
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(b.len, 4);
+    ck_assert_mem_eq(b.data, "beta", 4);
+    /* the root finds too, itself included */
+    axle_portal *p;
+    ck_assert_int_eq(axle_find_actor("alpha", &p), 0);
+    ck_assert_str_eq(axle_portal_uid(p)->name, "alpha");
+    ck_assert_int_eq(axle_portal_run(p, "t.echo", "hi", 2, &b), 0);
+    axle_portal_close(p);
+    ck_assert_int_eq(axle_find_actor("root", &p), 0);
+    ck_assert_str_eq(axle_portal_uid(p)->name, "root");
+    axle_portal_close(p);
+    ck_assert_int_eq(axle_find_actor("nobody", &p), -ENOENT);
+    /* a cancelled actor's entry goes with its connection */
+    ck_assert_int_eq(axle_portal_cancel_actor(pb, 0), 1);
+    /* until its connection to the root ends, a look-up may still find it and
+     * then fail to connect (-ECONNREFUSED, -AXLE_ETRANSPORT): retry */
+    for (int i = 0; i < 200 && (rc = axle_find_actor("beta", &p)) != -ENOENT; i++) {
+        if (rc == 0)
+            axle_portal_close(p);
+        axle_sleep(10 * MS);
+    }
+    ck_assert_int_eq(rc, -ENOENT);
+    ck_assert_int_eq(axle_portal_run(pa, "t.find_call", "beta", 4, &b), -AXLE_EREMOTE);
+    ck_assert_int_eq(axle_error_src_code(axle_error_last()), -ENOENT);
+    axle_buf_free(&b);
+    axle_actor_nursery_cancel(an);
+    return axle_actor_nursery_close(an, 0);
+}
+
+START_TEST(find_actor_by_name_in_the_tree) { ck_assert_int_eq(root_run(find_main, NULL), 0); }
+END_TEST
+
 /* ---- deaths ------------------------------------------------------------------------------ */
 
 static int segv_main(void *arg)
@@ -917,6 +984,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, process_title_names_the_actor);
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_error);
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_cancel);
+    tcase_add_test(tc, find_actor_by_name_in_the_tree);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("errors", 60);
     tcase_add_test(tc, remote_error_no_args);
