@@ -15,8 +15,14 @@
  * Only the pages a fiber touched stay resident, typically a few KiB each. A recycled stack is
  * unpoisoned for ASan: the dead fiber left its frames' redzones behind.
  *
- * Fork story: the cache is per process; a forked child inherits the cached
- * mappings (copy-on-write) and may use or unmap them freely.
+ * Fork story: stacks are mapped MADV_DONTFORK, so a forked child inherits
+ * none of them (cached or in use) except the stack of the task that forks,
+ * which sched.c's pthread_atfork handler marks inheritable for the fork
+ * (fork() by any code running in a task is covered). Hundreds of stack
+ * mappings otherwise made every fork and every child's exit slower. Under
+ * ASan stacks stay inheritable: its shadow memory would go stale.
+ * The cache bookkeeping is inherited but names mappings the child does not
+ * have: the child must not allocate from it (axle__sched_forget empties it).
  */
 #define _GNU_SOURCE
 #include "fiber.h"
@@ -84,6 +90,14 @@ int axle__stack_alloc(axle__stack *st, size_t size)
         munmap(map, total);
         return -ENOMEM;
     }
+    /*
+     * Not inherited by fork: a child needs only the stack it forks on
+     * (a pthread_atfork handler lends that one back), and hundreds of stack
+     * mappings would make every fork and every child's exit slower.
+     */
+#ifndef AXLE_ASAN /* ASan keeps shadow state for stacks a child would lose */
+    madvise(map, total, MADV_DONTFORK);
+#endif
     st->map = map;
     st->map_size = total;
     st->lo = (char *)map + ps;
@@ -117,6 +131,24 @@ void axle__stack_free(axle__stack *st)
         return;
     }
     stack_unmap(st);
+}
+
+void axle__stack_cache_forget(void)
+{
+#ifdef AXLE_ASAN /* inherited under ASan: let them go */
+    axle__stack_cache_drain();
+#endif
+    stack_cache_len = 0; /* the mappings were not inherited (MADV_DONTFORK) */
+    stack_cache_size = 0;
+}
+
+void axle__stack_fork_share(const axle__stack *st, bool share)
+{
+#ifndef AXLE_ASAN
+    madvise(st->map, st->map_size, share ? MADV_DOFORK : MADV_DONTFORK);
+#else
+    (void)st, (void)share;
+#endif
 }
 
 void axle__stack_cache_drain(void)

@@ -5,6 +5,7 @@
 #ifndef AXLE_CORE_FIBER_H
 #define AXLE_CORE_FIBER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A fiber stack: one mapping, guard page at the low end. */
@@ -26,6 +27,10 @@ int axle__stack_alloc(axle__stack *st, size_t size);
 void axle__stack_free(axle__stack *st);
 /* Unmap every cached stack. */
 void axle__stack_cache_drain(void);
+/* In a forked child: forget the cache (its mappings were not inherited). */
+void axle__stack_cache_forget(void);
+/* Let fork copy st (share true) or not (false, the default). */
+void axle__stack_fork_share(const axle__stack *st, bool share);
 
 /* Lay out a new context on [lo, top) that runs entry(arg) when first switched to. */
 void *axle__ctx_init(void *lo, void *top, void (*entry)(void *), void *arg);

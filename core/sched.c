@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -662,6 +663,23 @@ static int ring_open(unsigned entries)
     return 0;
 }
 
+/*
+ * fork() from a task: fiber stacks are not inherited (MADV_DONTFORK, see
+ * fiber.c) except the forking task's own, which the child runs on. These
+ * pthread_atfork handlers lend it for the fork and take it back after.
+ */
+static void atfork_prepare(void)
+{
+    if (current)
+        axle__stack_fork_share(&current->stack, true);
+}
+
+static void atfork_parent(void)
+{
+    if (current)
+        axle__stack_fork_share(&current->stack, false);
+}
+
 int axle_run(axle_fn main, void *arg, const axle_run_opts *opts)
 {
     if (S.running)
@@ -674,6 +692,9 @@ int axle_run(axle_fn main, void *arg, const axle_run_opts *opts)
     if (rc < 0)
         return rc;
     axle__overflow_handler_install();
+    static bool atfork_set; /* fork story: inherited, and so are the handlers */
+    if (!atfork_set && pthread_atfork(atfork_prepare, atfork_parent, NULL) == 0)
+        atfork_set = true;
     S.running = true;
     axle_task_opts mo = {.name = "main"};
     S.main = axle__task_new(main, NULL, arg, &mo, &rc);
@@ -700,6 +721,7 @@ void axle__sched_forget(void)
         return;
     io_uring_queue_exit(&S.ring); /* checked: leaves the parent's ring working */
     axle__overflow_handler_remove();
+    axle__stack_cache_forget();
     memset(&S, 0, sizeof S);
     current = NULL;
 }
