@@ -161,6 +161,15 @@ TCase *axle_test_tcase(const char *name, double seconds)
     return tc;
 }
 
+void axle_test_add_case(Suite *s, const char *name, double seconds, const TTest *const *tests,
+                        size_t n)
+{
+    TCase *tc = axle_test_tcase(name, seconds);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+}
+
 int axle_test_main(Suite *s)
 {
     /*

@@ -26,6 +26,15 @@ void axle_test_teardown(void);
 /* A TCase with the sandbox fixture and a timeout of seconds. */
 TCase *axle_test_tcase(const char *name, double seconds);
 
+/* Add a TCase named name (sandboxed, timeout seconds) holding tests. */
+void axle_test_add_case(Suite *s, const char *name, double seconds, const TTest *const *tests,
+                        size_t n);
+#define ADD_CASE(s, name, seconds, ...)                                           \
+    do {                                                                          \
+        const TTest *const t_[] = {__VA_ARGS__};                                  \
+        axle_test_add_case((s), (name), (seconds), t_, sizeof t_ / sizeof t_[0]); \
+    } while (0)
+
 /* Run one suite, print check's summary; returns the process exit status. */
 int axle_test_main(Suite *s);
 

@@ -1100,21 +1100,6 @@ END_TEST
 
 /* ============================================================== suite === */
 
-static void add_case(Suite *s, const char *name, double seconds, const TTest *const *tests,
-                     size_t n)
-{
-    TCase *tc = axle_test_tcase(name, seconds);
-    for (size_t i = 0; i < n; i++)
-        tcase_add_test(tc, tests[i]);
-    suite_add_tcase(s, tc);
-}
-
-#define ADD_CASE(s, name, seconds, ...)                                 \
-    do {                                                                \
-        const TTest *const t_[] = {__VA_ARGS__};                        \
-        add_case((s), (name), (seconds), t_, sizeof t_ / sizeof t_[0]); \
-    } while (0)
-
 static Suite *io_suite(bool have_futex)
 {
     Suite *s = suite_create("io");
