@@ -147,7 +147,8 @@ static void on_crash(int sig, siginfo_t *si, void *uctx)
     errno = saved_errno;
 }
 
-static void crash_handler_install(void)
+/* What every child's preparation needs from the system, looked up once. */
+static void crash_handler_lookups(void)
 {
     if (!alt_stack) {
         void *m = mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
@@ -159,6 +160,18 @@ static void crash_handler_install(void)
         ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
         exe_path[n > 0 ? n : 0] = 0;
     }
+}
+
+void axle__spawn_warm(void)
+{
+    crash_handler_lookups();
+    axle__proc_title_probe();
+    axle__backtrace_init();
+}
+
+static void crash_handler_install(void)
+{
+    crash_handler_lookups();
     if (alt_stack) {
         stack_t ss = {.ss_sp = alt_stack, .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
         sigaltstack(&ss, NULL);

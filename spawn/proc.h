@@ -114,6 +114,16 @@ int axle__child_args_parse(int argc, char **argv, axle__child_args *a);
 
 /* Set comm (truncated to 15 bytes) and the argv area to title. */
 void axle__proc_set_title(const char *title);
+/* Find the argv area now (no write), so forked children inherit the answer. */
+void axle__proc_title_probe(void);
+
+/*
+ * axle__spawn_warm — in the root (and any actor that spawns), look up once
+ * what every forked child's preparation needs (the crash handler's
+ * alternate stack and program path, the title area, the unwinder), so each
+ * child inherits it instead of repeating it.
+ */
+void axle__spawn_warm(void);
 
 /*
  * axle__forkserver_start — fork the zygote now (the root calls this at

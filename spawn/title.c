@@ -124,6 +124,12 @@ static void take_env(void)
     T.len += T.env_len;
 }
 
+void axle__proc_title_probe(void)
+{
+    if (!T.probed)
+        probe();
+}
+
 void axle__proc_set_title(const char *title)
 {
     prctl(PR_SET_NAME, title); /* the kernel keeps the first 15 bytes */

@@ -800,6 +800,7 @@ int axle_root(const axle_actor_opts *o, axle_fn main, void *arg)
      * still read it (children, running only axle's code, retitle argv too).
      */
     prctl(PR_SET_NAME, title);
+    axle__spawn_warm();
     if (strcmp(A.spawn_method, "forkserver") == 0)
         axle__forkserver_start();
     struct root_args ra = {o, main, arg};
