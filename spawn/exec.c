@@ -211,6 +211,7 @@ int axle__child_args_parse(int argc, char **argv, axle__child_args *a)
         return 0;
     memset(a, 0, sizeof *a);
     a->crash_fd = -1;
+    a->conn_fd = -1; /* an exec'd child connects to parent_addr */
     bool have_name = false, have_uuid = false, have_ppid = false;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '=');

@@ -386,6 +386,7 @@ int axle__spawn_forkserver(const axle__spawn_req *req, const axle__child_args *a
     r.size = sizeof r;
     r.args = *args;
     r.args.crash_fd = -1;
+    r.args.conn_fd = -1; /* an fd number of ours means nothing in the zygote */
     rc = send_rec(Z.sock, &r, sizeof r, args->crash_fd);
     if (rc < 0)
         return zygote_lost("sending the request failed", -rc);

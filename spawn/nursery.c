@@ -24,6 +24,7 @@
  * signal, never waited on forever.
  */
 #include "../core/actor/actor_int.h"
+#include "../core/ipc/conn_int.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,7 +159,37 @@ static void escalate(struct child *c)
 struct start_watch {
     struct child *c;
     struct spawning *s;
+    int fd; /* fork: our end of the socketpair (taken by paired_hello), or -1 */
 };
+
+/*
+ * fork: the handshake on our end of the child's socketpair, then the
+ * connection's loop in the runtime nursery, as the server would do for a
+ * child that connected. Unix peer credentials are not checked: a
+ * socketpair's SO_PEERCRED names its creator (us), and we made both ends.
+ */
+static int paired_hello(void *arg)
+{
+    struct start_watch *w = arg;
+    axle_conn_opts co = axle__actor_conn_opts();
+    axle_conn *conn = axle__conn_new(w->fd, NULL, &co);
+    if (!conn) {
+        close(w->fd);
+        return 0;
+    }
+    int rc = axle__conn_handshake(conn, false);
+    struct peer *p = rc == 0 ? axle__peer_new(conn) : NULL;
+    if (!p || axle__peer_start_loop(p) < 0) {
+        if (p)
+            axle__peer_unref(p);
+        axle_conn_close(conn);
+        return 0; /* the child's death (or our cancel) ends the start */
+    }
+    p->refs++; /* the spawner's, as on_peer takes it */
+    w->s->peer = p;
+    axle_event_set(&w->s->connected);
+    return 0;
+}
 
 /* During start: reap the child if it dies, and wake the starter. */
 static int watch_start(void *arg)
@@ -198,20 +230,37 @@ static int spawn_and_connect(struct child *c)
     snprintf(req.args.loglevel, sizeof req.args.loglevel, "%s", c->loglevel);
     req.args.parent_pid = getpid();
     req.args.crash_fd = -1;
+    req.args.conn_fd = -1;
+    /*
+     * fork: hand the child one end of a socketpair made now, instead of
+     * having it connect to our server (no accept, no listener involved).
+     */
+    int sv[2] = {-1, -1};
+    bool paired = strcmp(axle__spawn_method(c->method), "fork") == 0 &&
+                  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0;
+    if (paired)
+        req.args.conn_fd = sv[1];
     int rc = axle__proc_spawn(&req, &c->proc);
-    if (rc < 0)
+    if (paired)
+        close(sv[1]);
+    if (rc < 0) {
+        if (paired)
+            close(sv[0]);
         return rc;
+    }
     c->spawned = true;
     axle__track_child(c->proc.pid);
     s.next = A.spawning;
     A.spawning = &s;
 
     axle_nursery *w;
-    struct start_watch sw = {c, &s};
+    struct start_watch sw = {c, &s, paired ? sv[0] : -1};
     rc = axle_nursery_open(&w);
     if (rc == 0) {
-        axle_task_opts o = {.name = "start-watch"};
+        axle_task_opts o = {.name = "start-watch"}, ho = {.name = "start-hello"};
         rc = axle_nursery_start_soon(w, watch_start, &sw, &o);
+        if (rc == 0 && paired)
+            rc = axle_nursery_start_soon(w, paired_hello, &sw, &ho);
         if (rc == 0)
             rc = axle_event_wait(&s.connected);
         axle_nursery_cancel(w);

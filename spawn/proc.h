@@ -23,6 +23,9 @@ typedef struct axle__child_args {
     char loglevel[16];                  /* level for the child ("" = inherit) */
     pid_t parent_pid;                   /* for the orphan check after fork */
     int crash_fd;                       /* write end of the crash pipe, or -1 */
+    int conn_fd;                        /* fork only: a connected socket to the
+                                           parent (socketpair made before the
+                                           fork), or -1 to connect to parent_addr */
 } axle__child_args;
 
 /*

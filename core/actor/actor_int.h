@@ -127,6 +127,8 @@ void axle__track_child(pid_t pid);
 void axle__untrack_child(pid_t pid);
 
 /* registry.c */
+/* Run p's loop in a task of the runtime nursery; the task closes p->conn. */
+int axle__peer_start_loop(struct peer *p);
 void axle__registry_add_self(void);
 void axle__registry_handle(struct peer *p, const Axle__RegistrarRequest *q);
 void axle__registry_drop_peer(struct peer *p);

@@ -160,6 +160,12 @@ static int loop_task(void *arg)
     return 0;
 }
 
+int axle__peer_start_loop(struct peer *p)
+{
+    axle_task_opts o = {.name = "peer"};
+    return axle_nursery_start_soon(A.rt, loop_task, p, &o);
+}
+
 /* Connect to addr and run the connection's loop in the runtime nursery. */
 static int connect_peer(const char *addr, struct peer **out)
 {
@@ -176,8 +182,7 @@ static int connect_peer(const char *addr, struct peer **out)
         axle_conn_close(c);
         return AXLE_SET_ERR(-ENOMEM, "no memory for a peer");
     }
-    axle_task_opts o = {.name = "peer"};
-    if ((rc = axle_nursery_start_soon(A.rt, loop_task, p, &o)) < 0) {
+    if ((rc = axle__peer_start_loop(p)) < 0) {
         axle__peer_unref(p);
         axle_conn_close(c);
         return rc;

@@ -26,9 +26,9 @@
  *   every path: normal exit, error, cancel.
  *
  * Fork story: the actor state A is per process. A child made by fork
- * starts in axle__child_main, which closes the parent's inherited
- * listening sockets, peer sockets and signalfd (close only: shutdown would
- * reach the parent's socket) and resets A before running its own actor.
+ * starts in axle__child_main, which closes every fd it inherited but stdio,
+ * its crash channel and its link to the parent (close only: shutdown would
+ * reach the parent's sockets), and resets A before running its own actor.
  */
 #include "actor_int.h"
 
@@ -861,7 +861,16 @@ static int child_task(void *arg)
         return rc;
     axle_conn_opts co = axle__actor_conn_opts();
     axle_conn *c;
-    if ((rc = axle_conn_connect(&c, &pa, &co)) < 0) {
+    if (a->conn_fd >= 0) { /* fork: a socketpair end from the parent */
+        if (!(c = axle__conn_new(a->conn_fd, NULL, &co))) {
+            close(a->conn_fd);
+            return AXLE_SET_ERR(-ENOMEM, "no memory for the parent connection");
+        }
+        if ((rc = axle__conn_handshake(c, true)) < 0) {
+            axle_conn_close(c);
+            return rc;
+        }
+    } else if ((rc = axle_conn_connect(&c, &pa, &co)) < 0) {
         axle_log_error("cannot reach the parent at %s: %s", a->parent_addr, axle_strerror(rc));
         return rc;
     }
@@ -917,9 +926,30 @@ static int child_task(void *arg)
     return rc;
 }
 
+/* Close every inherited fd but stdio, the crash channel and the parent link. */
+static void close_inherited(const axle__child_args *a)
+{
+    int keep[2] = {a->crash_fd, a->conn_fd};
+    if (keep[0] > keep[1]) {
+        int t = keep[0];
+        keep[0] = keep[1];
+        keep[1] = t;
+    }
+    unsigned lo = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            close_range(lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_range(lo, ~0u, 0);
+}
+
 int axle__child_main(const axle__child_args *a)
 {
     forget_parent();
+    close_inherited(a);
     fill_opts(NULL);
     A.uid = a->uid;
     A.uid.pid = getpid();

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -185,6 +186,25 @@ static int t_find_call(const void *args, size_t len, axle_buf *ret)
     return rc;
 }
 AXLE_EXPORT("t.find_call", t_find_call)
+
+/* How many of our fds are the parent's marker memfd (inherited by mistake). */
+static int t_count_marker(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len;
+    int32_t n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[64], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        if (strstr(target, "axle-marker"))
+            n++;
+    }
+    return axle_buf_set(ret, &n, sizeof n);
+}
+AXLE_EXPORT("t.count_marker", t_count_marker)
 
 static void unlink_path(void *arg)
 {
@@ -745,6 +765,32 @@ START_TEST(loglevel_propagates_and_is_overridable)
 }
 END_TEST
 
+static int fds_main(void *arg)
+{
+    (void)arg;
+    int marker = memfd_create("axle-marker", 0); /* no CLOEXEC: fork would keep it */
+    ck_assert_int_ge(marker, 0);
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = daemon_opts("fdcheck");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_portal_run(p, "t.count_marker", NULL, 0, &b), 0);
+    ck_assert_int_eq(int_arg(b.data, b.len), 0);
+    axle_buf_free(&b);
+    axle_actor_nursery_cancel(an);
+    int rc = axle_actor_nursery_close(an, 0);
+    close(marker);
+    return rc;
+}
+
+START_TEST(children_inherit_none_of_the_parents_fds)
+{
+    ck_assert_int_eq(root_run(fds_main, NULL), 0);
+}
+END_TEST
+
 /* ---- find by name ------------------------------------------------------------------ */
 
 static int find_main(void *arg)
@@ -985,6 +1031,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_error);
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_cancel);
     tcase_add_test(tc, find_actor_by_name_in_the_tree);
+    tcase_add_test(tc, children_inherit_none_of_the_parents_fds);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("errors", 60);
     tcase_add_test(tc, remote_error_no_args);
