@@ -21,6 +21,13 @@
  *     SIGTERM, still alive after hard_kill_ns -> SIGKILL; the whole phase
  *     bounded by cancel_phase_ns. After close no child is left.
  *
+ * Processes: every child actor is titled axle[<name>@<pid>] (comm and the
+ * argv area, so ps shows the tree; the root sets comm only: its argv is the
+ * program's), dies with its parent (PR_SET_PDEATHSIG, and it cancels
+ * itself when its parent's connection ends), ignores SIGINT (the root
+ * decides), and on SIGTERM passes it on to its own children and removes its
+ * socket file before dying. A child inherits no fd but stdio.
+ *
  * All calls must be made from a task inside axle_root / axle_main.
  */
 #ifndef AXLE_ACTOR_H
