@@ -8,6 +8,7 @@
 #include <axle/ipc.h>
 #include <axle/log.h>
 #include <axle/msg.h>
+#include <axle/shm.h>
 #include <axle/task.h>
 #include <axle/uid.h>
 

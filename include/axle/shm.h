@@ -1,0 +1,244 @@
+/*
+ * axle/shm.h — shared-memory segments and single-producer/single-consumer
+ * rings. Needs nothing but libc and the kernel: it is part of libaxle and
+ * also builds alone as libaxle-shm for programs that embed only the channel.
+ *
+ * Segments. A segment is the POSIX shm object /dev/shm/axle.<owner-pid>.<key>.
+ * The creating process owns it and unlinks it on close; the owner pid in the
+ * name lets axle_shm_reap() remove segments whose owner has died. Space is
+ * reserved at creation, so a full /dev/shm fails there with -ENOSPC instead
+ * of a SIGBUS on first touch.
+ *
+ * Keys: 1 to AXLE_SHM_KEY_MAX bytes of [A-Za-z0-9._-], not starting with '.'.
+ *
+ * Rings. An SPSC ring lives in its own segment (named by the ring's key):
+ * a frozen header, the producer's and the consumer's cursors on their own
+ * cache lines, then a power-of-two data area. Records are length-prefixed
+ * and 8-byte aligned and never wrap (a padding record fills the end of the
+ * area when a record would cross it); one record carries at most
+ * axle_ring_max_record() bytes. Everything the peer wrote is untrusted:
+ * attach validates the header and every index read from the segment is
+ * bounds-checked; a corrupt or hostile segment gives -AXLE_ESHMCORRUPT.
+ *
+ * Waiting (this slice: standalone, no scheduler). A blocking call spins a
+ * configurable number of iterations, then parks on a shared futex word until
+ * the peer wakes it or its timeout passes. Timeouts are relative, in
+ * nanoseconds; a negative timeout waits forever, zero tries once. Blocking
+ * calls here block the whole thread: they are not scheduler checkpoints, and
+ * an actor must not call them on its loop thread (the io_uring futex wait is
+ * a later slice of issue 6).
+ *
+ * Fork story: a handle is per process. A forked child must not use or close
+ * its parent's handles (close in a child never unlinks: only the creating
+ * pid unlinks); it creates or attaches its own.
+ */
+#ifndef AXLE_SHM_H
+#define AXLE_SHM_H
+
+#include <axle/api.h>
+#include <axle/error.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest key, in bytes (without the terminating NUL). */
+#define AXLE_SHM_KEY_MAX 200
+
+/* ---------------------------------------------------------------- segments */
+
+typedef struct axle_shm axle_shm;
+
+/*
+ * axle_shm_create — create and map a new segment /dev/shm/axle.<pid>.<key>,
+ * owned by the calling process (mode 0600, O_EXCL, zero-filled).
+ *   out:  receives the handle (returns owned; release with axle_shm_close).
+ *   key:  borrows; validated as above.
+ *   size: bytes, > 0.
+ * Returns: 0.
+ * Errors: -EINVAL bad key or size 0; -EEXIST this process already has a
+ *   segment with that key; -ENOSPC /dev/shm has no room for size bytes;
+ *   -ENOMEM; other negated errnos of shm_open, fallocate or mmap.
+ *   On error nothing is left under /dev/shm.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_create(axle_shm **out, const char *key, size_t size);
+
+/*
+ * axle_shm_attach — map the existing segment that process owner created
+ * with key. The size is the segment's current size.
+ *   out: receives the handle (returns owned; release with axle_shm_close).
+ *   key: borrows.  owner: the creator's pid.
+ * Returns: 0.
+ * Errors: -EINVAL bad key or owner <= 0; -ENOENT no such segment;
+ *   -EACCES not ours to open; -AXLE_ESHMCORRUPT the object is empty;
+ *   -ENOMEM; other negated errnos of shm_open or mmap.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_attach(axle_shm **out, const char *key, pid_t owner);
+
+/*
+ * axle_shm_close — unmap and free. When called by the creating process it
+ * also unlinks the name (peers that have it mapped keep their mapping).
+ * Never fails, never blocks. NULL is a no-op.
+ *   s: invalidates.
+ */
+AXLE_API void axle_shm_close(axle_shm *s);
+
+/* The mapping's first byte, its size, its name ("/axle.<pid>.<key>"), and
+ * the owner's pid. s: borrows; the results live until axle_shm_close. */
+AXLE_API void *axle_shm_base(const axle_shm *s);
+AXLE_API size_t axle_shm_size(const axle_shm *s);
+AXLE_API const char *axle_shm_name(const axle_shm *s);
+AXLE_API pid_t axle_shm_owner(const axle_shm *s);
+
+/*
+ * axle_shm_reap — unlink every /dev/shm/axle.<pid>.* whose owner pid no
+ * longer exists (kill(pid, 0) fails with ESRCH). Processes that still map
+ * such a segment keep their mapping.
+ * Returns: the number of segments removed.
+ * Errors: negated errno of opendir("/dev/shm").
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_reap(void);
+
+/* ------------------------------------------------------------------- rings */
+
+typedef struct axle_ring axle_ring;
+
+/* Which end of a ring a handle is. Each end has at most one holder. */
+typedef enum axle_ring_role {
+    AXLE_RING_PRODUCER = 1,
+    AXLE_RING_CONSUMER = 2,
+} axle_ring_role;
+
+/* Default busy-wait iterations before a blocking call parks. */
+#define AXLE_RING_SPIN_DEFAULT 2000u
+
+/*
+ * axle_ring_create — create a ring in a new segment named by key, owned by
+ * the calling process, and take one end of it.
+ *   out:      receives the handle (returns owned; axle_ring_close).
+ *   key:      borrows; a segment key (see above).
+ *   capacity: data-area bytes, rounded up to a power of two, at least 64,
+ *             at most 1 GiB.
+ *   role:     the end the creator takes.
+ * Returns: 0.
+ * Errors: -EINVAL bad key, capacity or role; -EEXIST, -ENOSPC, -ENOMEM and
+ *   the other errors of axle_shm_create.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ring_create(axle_ring **out, const char *key, size_t capacity,
+                              axle_ring_role role);
+
+/*
+ * axle_ring_attach — attach the ring that process owner created with key,
+ * validate its header and claim one end.
+ *   out: receives the handle (returns owned; axle_ring_close).
+ *   key: borrows.  owner: the creator's pid.  role: the end to claim.
+ * Returns: 0.
+ * Errors: -EINVAL bad key, owner or role; -ENOENT no such ring;
+ *   -EAGAIN the creator has not finished initialising it;
+ *   -AXLE_ESHMCORRUPT bad magic, version, layout size, capacity, sizes that
+ *   disagree with the segment's, or cursors out of range;
+ *   -EBUSY that end is already held; -ENOMEM; errors of axle_shm_attach.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role);
+
+/*
+ * axle_ring_close — give up this end (the peer may claim it again), drop an
+ * uncommitted reservation or an unreleased peek, unmap, free; the creator
+ * also unlinks the segment's name. Never fails, never blocks. NULL: no-op.
+ *   r: invalidates.
+ */
+AXLE_API void axle_ring_close(axle_ring *r);
+
+/* Data-area bytes; largest payload one record can carry (capacity - 8). */
+AXLE_API size_t axle_ring_capacity(const axle_ring *r);
+AXLE_API size_t axle_ring_max_record(const axle_ring *r);
+
+/* Busy-wait iterations before a blocking call parks on the futex (0: park
+ * at once). Per handle. */
+AXLE_API void axle_ring_set_spin(axle_ring *r, unsigned iterations);
+
+/*
+ * axle_ring_reserve — producer: reserve room for a len-byte record and
+ * return where to write it; nothing is visible to the consumer until
+ * axle_ring_commit. One reservation at a time.
+ *   buf: receives a pointer into the ring, 8-byte aligned, valid for len
+ *        bytes until commit or close (borrows the ring's memory).
+ *   timeout_ns: < 0 wait forever; 0 try once; > 0 relative bound.
+ * When the record would cross the end of the data area, a padding record
+ * to the end is published first and the record starts at the beginning;
+ * it fits only once the consumer has moved past the padding, so the
+ * _nowait form can return -EAGAIN even though the consumer has taken every
+ * record (a consumer's peek or recv skips the padding by itself).
+ * Returns: 0.
+ * Errors: -EPERM not the producer; -EINVAL a reservation is already open;
+ *   -EMSGSIZE len > axle_ring_max_record(); -ETIMEDOUT no room in time
+ *   (the _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the consumer's cursor is
+ *   out of range.
+ * Checkpoint: no (blocks the thread; see above).
+ */
+AXLE_API int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns);
+AXLE_API int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf);
+
+/*
+ * axle_ring_commit — producer: publish the reserved record and wake a
+ * parked consumer.
+ * Returns: 0.  Errors: -EPERM not the producer; -EINVAL nothing reserved.
+ */
+AXLE_API int axle_ring_commit(axle_ring *r);
+
+/*
+ * axle_ring_peek — consumer: the oldest record, in place, without consuming
+ * it. Peeking again before axle_ring_release returns the same record.
+ *   buf: receives a pointer into the ring, valid until release or close;
+ *        the peer cannot overwrite it before release.
+ *   len: receives the record's length (0 for an empty record).
+ *   timeout_ns: as for axle_ring_reserve.
+ * Returns: 0.
+ * Errors: -EPERM not the consumer; -ETIMEDOUT nothing arrived in time (the
+ *   _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the producer's cursor or a
+ *   record header is out of range.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_ns);
+AXLE_API int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len);
+
+/*
+ * axle_ring_release — consumer: consume the peeked record, freeing its room,
+ * and wake a parked producer.
+ * Returns: 0.  Errors: -EPERM not the consumer; -EINVAL nothing peeked.
+ */
+AXLE_API int axle_ring_release(axle_ring *r);
+
+/*
+ * axle_ring_send — producer: copy len bytes from data into one record.
+ *   data: borrows (may be NULL when len is 0).
+ * Returns: 0.  Errors: those of axle_ring_reserve (_nowait: -EAGAIN).
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns);
+AXLE_API int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len);
+
+/*
+ * axle_ring_recv — consumer: copy the oldest record into buf and consume it.
+ *   buf: borrows; cap bytes.  len: receives the record's length.
+ * Returns: 0.
+ * Errors: those of axle_ring_peek (_nowait: -EAGAIN); -EMSGSIZE the record
+ *   is longer than cap: it stays in the ring and *len says its length.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+AXLE_API int axle_ring_recv_nowait(axle_ring *r, void *buf, size_t cap, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

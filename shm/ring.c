@@ -1,0 +1,557 @@
+/*
+ * shm/ring.c — single-producer/single-consumer ring in a shared segment.
+ *
+ * Design. The layout (ring_layout.h) is a frozen header, a producer cache
+ * line (head, cached_tail, writer_parked), a consumer cache line (tail,
+ * cached_head, reader_parked) and a power-of-two data area. head and tail
+ * are monotonically increasing byte counts; a position is cursor & mask.
+ * Each side keeps its own cursor and its cached copy of the other's in its
+ * private handle: the copies in the segment are only written (for
+ * inspection), never trusted back, so a hostile peer can corrupt nothing
+ * but the values this side reads — and each of those is bounds-checked
+ * (head - tail <= capacity, 8-byte alignment, record length within both
+ * the published bytes and the end of the area, record type known) before
+ * it is used as an index; failure is -AXLE_ESHMCORRUPT. Header fields are
+ * read once at attach and copied into the handle (no re-read, no TOCTOU).
+ *
+ * A record never wraps: when one would cross the end of the area, the
+ * producer first publishes a PAD record filling the rest of the area
+ * (a separate step, so a record up to capacity - 8 bytes always fits once
+ * the consumer drains), and the consumer skips PAD records by itself.
+ *
+ * Waiting: spin a per-handle number of iterations, then park on the shared
+ * futex word of the waiting side (FUTEX_WAIT without FUTEX_PRIVATE_FLAG:
+ * the peer is another process). Lost wake-ups are ruled out by the Dekker
+ * pattern below: the waiter sets its parked word, full fence, re-checks the
+ * cursor; the waker stores the cursor, full fence, reads the parked word.
+ * At least one of the two sees the other's store. The waker clears the word
+ * (exchange to 0) before FUTEX_WAKE, so the common case (nobody parked)
+ * costs no syscall and a stale FUTEX_WAIT on a cleared word returns EAGAIN.
+ *
+ * Ends are claimed with a CAS of the pid slot from 0; a second claimant
+ * gets -EBUSY; close stores 0 back (a dead holder's end stays claimed until
+ * a later slice handles dead peers).
+ *
+ * Barrier table (every atomic and its partner):
+ *   what                              order     pairs with
+ *   hdr.magic store (create)          release   hdr.magic load, acquire (attach)
+ *   hdr.head store (commit, pad)      release   hdr.head load, acquire (fetch_head):
+ *                                               record bytes visible before head
+ *   hdr.tail store (release, pad)     release   hdr.tail load, acquire (fetch_tail):
+ *                                               the consumer's reads of a record
+ *                                               finish before the producer reuses it
+ *   fence after head/tail store       seq_cst   fence after parked := 1 (park)
+ *   hdr.reader/writer_parked := 1     relaxed   + seq_cst fence, then cursor re-check
+ *   hdr.reader/writer_parked xchg 0   relaxed   after the waker's seq_cst fence;
+ *                                               FUTEX_WAIT compares the word in-kernel
+ *   hdr.producer/consumer_pid CAS     acq_rel   release store of 0 in close
+ *   record header loads/stores        relaxed   ordered by the head release/acquire;
+ *                                               relaxed atomics so a racing hostile
+ *                                               writer cannot make us re-read a field
+ *
+ * No allocation after create/attach; nothing here aborts.
+ */
+#define _GNU_SOURCE
+#include <axle/shm.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring_layout.h"
+
+struct axle_ring {
+    axle_shm *shm;       /* the segment (owned) */
+    axle__ring_hdr *hdr; /* its first byte */
+    unsigned char *data; /* hdr + layout_size */
+    uint64_t cap;        /* data bytes, copied at attach; Invariant: power of two */
+    uint64_t mask;       /* cap - 1 */
+    axle_ring_role role; /* the end this handle holds */
+    pid_t pid;           /* the pid written into that end's slot */
+    unsigned spin;       /* busy-wait iterations before parking */
+    /* Producer side. */
+    uint64_t head;         /* own cursor, authoritative; Invariant: multiple of 8 */
+    uint64_t cached_tail;  /* last validated tail; Invariant: head - cached_tail <= cap */
+    uint64_t reserved;     /* bytes of the open reservation (header included), 0: none */
+    uint32_t reserved_len; /* its payload length */
+    /* Consumer side. */
+    uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
+    uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
+    uint64_t peeked;      /* bytes of the peeked record (header included), 0: none */
+    const void *peek_buf; /* its payload */
+    size_t peek_len;      /* its payload length */
+};
+
+static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int claim(axle_ring *r, axle_ring_role role)
+{
+    int32_t *slot = role == AXLE_RING_PRODUCER ? &r->hdr->producer_pid : &r->hdr->consumer_pid;
+    int32_t expect = 0;
+    /* acq_rel; pairs with the release store of 0 in axle_ring_close. */
+    if (!__atomic_compare_exchange_n(slot, &expect, (int32_t)r->pid, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return -EBUSY;
+    r->role = role;
+    return 0;
+}
+
+static int ring_new(axle_ring **out, axle_shm *shm)
+{
+    axle_ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->shm = shm;
+    r->hdr = axle_shm_base(shm);
+    r->data = (unsigned char *)r->hdr + sizeof(axle__ring_hdr);
+    r->pid = getpid();
+    r->spin = AXLE_RING_SPIN_DEFAULT;
+    *out = r;
+    return 0;
+}
+
+int axle_ring_create(axle_ring **out, const char *key, size_t capacity, axle_ring_role role)
+{
+    *out = NULL;
+    if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
+        return -EINVAL;
+    if (capacity == 0 || capacity > AXLE__RING_CAP_MAX)
+        return -EINVAL;
+    uint64_t cap = AXLE__RING_CAP_MIN;
+    while (cap < capacity)
+        cap <<= 1;
+    axle_shm *shm;
+    int rc = axle_shm_create(&shm, key, sizeof(axle__ring_hdr) + cap);
+    if (rc < 0)
+        return rc;
+    axle_ring *r;
+    rc = ring_new(&r, shm);
+    if (rc < 0)
+        goto out_close_shm;
+    axle__ring_hdr *h = r->hdr; /* fresh segment: already zero */
+    h->version = AXLE__RING_VERSION;
+    h->layout_size = sizeof(axle__ring_hdr);
+    h->capacity = cap;
+    r->cap = cap;
+    r->mask = cap - 1;
+    rc = claim(r, role);
+    if (rc < 0)
+        goto out_free;
+    /* release; pairs with the acquire load of magic in axle_ring_attach. */
+    __atomic_store_n(&h->magic, AXLE__RING_MAGIC, __ATOMIC_RELEASE);
+    *out = r;
+    return 0;
+
+out_free:
+    free(r);
+out_close_shm:
+    axle_shm_close(shm);
+    return rc;
+}
+
+int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role)
+{
+    *out = NULL;
+    if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
+        return -EINVAL;
+    axle_shm *shm;
+    int rc = axle_shm_attach(&shm, key, owner);
+    if (rc < 0)
+        return rc;
+    axle_ring *r = NULL;
+    size_t size = axle_shm_size(shm);
+    if (size < sizeof(axle__ring_hdr)) {
+        rc = -AXLE_ESHMCORRUPT;
+        goto out_close_shm;
+    }
+    rc = ring_new(&r, shm);
+    if (rc < 0)
+        goto out_close_shm;
+    axle__ring_hdr *h = r->hdr;
+    /* acquire; pairs with the release store of magic in axle_ring_create. */
+    uint64_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+    uint32_t version = __atomic_load_n(&h->version, __ATOMIC_RELAXED);
+    uint32_t layout = __atomic_load_n(&h->layout_size, __ATOMIC_RELAXED);
+    uint64_t cap = __atomic_load_n(&h->capacity, __ATOMIC_RELAXED);
+    rc = -AXLE_ESHMCORRUPT;
+    if (magic == 0 && version == 0) {
+        rc = -EAGAIN; /* the creator is still initialising it */
+        goto out_free;
+    }
+    if (magic != AXLE__RING_MAGIC || version != AXLE__RING_VERSION ||
+        layout != sizeof(axle__ring_hdr))
+        goto out_free;
+    if (cap < AXLE__RING_CAP_MIN || cap > AXLE__RING_CAP_MAX || (cap & (cap - 1)) != 0 ||
+        size != sizeof(axle__ring_hdr) + cap)
+        goto out_free;
+    r->cap = cap;
+    r->mask = cap - 1;
+    uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+    uint64_t tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+    if ((head & 7) || (tail & 7) || head - tail > cap)
+        goto out_free;
+    r->head = r->cached_head = head;
+    r->tail = r->cached_tail = tail;
+    rc = claim(r, role);
+    if (rc < 0)
+        goto out_free;
+    *out = r;
+    return 0;
+
+out_free:
+    free(r);
+out_close_shm:
+    axle_shm_close(shm);
+    return rc;
+}
+
+void axle_ring_close(axle_ring *r)
+{
+    if (!r)
+        return;
+    int32_t *slot = r->role == AXLE_RING_PRODUCER ? &r->hdr->producer_pid : &r->hdr->consumer_pid;
+    int32_t expect = (int32_t)r->pid;
+    /* release; pairs with the acq_rel CAS in claim. Only if still ours. */
+    __atomic_compare_exchange_n(slot, &expect, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    axle_shm_close(r->shm);
+    free(r);
+}
+
+size_t axle_ring_capacity(const axle_ring *r) { return (size_t)r->cap; }
+size_t axle_ring_max_record(const axle_ring *r)
+{
+    return (size_t)(r->cap - sizeof(axle__ring_rec));
+}
+void axle_ring_set_spin(axle_ring *r, unsigned iterations) { r->spin = iterations; }
+
+/* ------------------------------------------------------------ wake / park */
+
+static void futex_wake(uint32_t *word) { syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0); }
+
+/* Called after storing a cursor: wake the peer if it parked on word. */
+static void wake_peer(uint32_t *word)
+{
+    /* seq_cst; pairs with the seq_cst fence in ring_wait after parked := 1. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(word, __ATOMIC_RELAXED) != 0 &&
+        __atomic_exchange_n(word, 0, __ATOMIC_RELAXED) != 0)
+        futex_wake(word);
+}
+
+typedef int (*try_fn)(axle_ring *r, void *arg);
+
+/*
+ * Run try until it stops returning -EAGAIN: spin, then park on word (the
+ * waiting side's futex), bounded by timeout_ns (< 0: forever).
+ */
+static int ring_wait(axle_ring *r, uint32_t *word, try_fn try, void *arg, int64_t timeout_ns)
+{
+    int rc = try(r, arg);
+    if (rc != -EAGAIN)
+        return rc;
+    if (timeout_ns == 0)
+        return -ETIMEDOUT;
+    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : -1;
+    for (unsigned i = 0; i < r->spin; i++) {
+        cpu_relax();
+        rc = try(r, arg);
+        if (rc != -EAGAIN)
+            return rc;
+    }
+    for (;;) {
+        __atomic_store_n(word, 1, __ATOMIC_RELAXED);
+        /* seq_cst; pairs with the fence in wake_peer after the cursor store. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        rc = try(r, arg);
+        if (rc != -EAGAIN) {
+            __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+            return rc;
+        }
+        struct timespec ts, *tsp = NULL;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ns();
+            if (left <= 0) {
+                __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+                return -ETIMEDOUT;
+            }
+            ts.tv_sec = left / 1000000000;
+            ts.tv_nsec = left % 1000000000;
+            tsp = &ts;
+        }
+        /* Shared futex: the peer is another process. EAGAIN (word already
+         * cleared by a waker), EINTR and ETIMEDOUT all loop to re-check. */
+        syscall(SYS_futex, word, FUTEX_WAIT, 1, tsp, NULL, 0);
+    }
+}
+
+/* --------------------------------------------------------------- producer */
+
+/* Room for n more bytes at head? 1 yes, 0 no, or -AXLE_ESHMCORRUPT. */
+static int room(axle_ring *r, uint64_t n)
+{
+    if (r->cap - (r->head - r->cached_tail) >= n)
+        return 1;
+    /* acquire; pairs with the release store of tail in release/skip_pad. */
+    uint64_t t = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
+    if (r->head - t > r->cap || (t & 7))
+        return -AXLE_ESHMCORRUPT;
+    r->cached_tail = t;
+    __atomic_store_n(&r->hdr->cached_tail, t, __ATOMIC_RELAXED);
+    return r->cap - (r->head - t) >= n;
+}
+
+static void rec_write(axle_ring *r, uint64_t pos, uint32_t len, uint32_t type)
+{
+    axle__ring_rec *rec = (axle__ring_rec *)(r->data + pos);
+    __atomic_store_n(&rec->len, len, __ATOMIC_RELAXED);
+    __atomic_store_n(&rec->type, type, __ATOMIC_RELAXED);
+}
+
+static void publish_head(axle_ring *r)
+{
+    /* release; pairs with the acquire load of head in fetch_head. */
+    __atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELEASE);
+    wake_peer(&r->hdr->reader_parked);
+}
+
+typedef struct reserve_arg {
+    size_t len; /* payload bytes */
+    void **buf; /* where the payload goes */
+} reserve_arg;
+
+static int reserve_try(axle_ring *r, void *arg)
+{
+    reserve_arg *a = arg;
+    uint64_t total = align8(sizeof(axle__ring_rec) + a->len);
+    uint64_t pos = r->head & r->mask;
+    uint64_t to_end = r->cap - pos;
+    int ok;
+    if (total > to_end) {
+        /* Publish a PAD to the end first; the record then starts at 0. */
+        ok = room(r, to_end);
+        if (ok <= 0)
+            return ok < 0 ? ok : -EAGAIN;
+        rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
+        r->head += to_end;
+        publish_head(r);
+        pos = 0;
+    }
+    ok = room(r, total);
+    if (ok <= 0)
+        return ok < 0 ? ok : -EAGAIN;
+    r->reserved = total;
+    r->reserved_len = (uint32_t)a->len;
+    *a->buf = r->data + pos + sizeof(axle__ring_rec);
+    return 0;
+}
+
+static int reserve_check(axle_ring *r, size_t len)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    if (r->reserved)
+        return -EINVAL;
+    if (len > axle_ring_max_record(r))
+        return -EMSGSIZE;
+    return 0;
+}
+
+int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns)
+{
+    int rc = reserve_check(r, len);
+    if (rc < 0)
+        return rc;
+    reserve_arg a = {len, buf};
+    return ring_wait(r, &r->hdr->writer_parked, reserve_try, &a, timeout_ns);
+}
+
+int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf)
+{
+    int rc = reserve_check(r, len);
+    if (rc < 0)
+        return rc;
+    reserve_arg a = {len, buf};
+    return reserve_try(r, &a);
+}
+
+int axle_ring_commit(axle_ring *r)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    if (!r->reserved)
+        return -EINVAL;
+    rec_write(r, r->head & r->mask, r->reserved_len, AXLE__REC_DATA);
+    r->head += r->reserved;
+    r->reserved = 0;
+    publish_head(r);
+    return 0;
+}
+
+int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns)
+{
+    void *buf;
+    int rc = axle_ring_reserve(r, len, &buf, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(buf, data, len);
+    return axle_ring_commit(r);
+}
+
+int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
+{
+    void *buf;
+    int rc = axle_ring_reserve_nowait(r, len, &buf);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(buf, data, len);
+    return axle_ring_commit(r);
+}
+
+/* --------------------------------------------------------------- consumer */
+
+/* Bytes published past tail, refreshing the cached head when none are
+ * known; or -AXLE_ESHMCORRUPT. */
+static int64_t fetch_head(axle_ring *r)
+{
+    if (r->cached_head != r->tail)
+        return (int64_t)(r->cached_head - r->tail);
+    /* acquire; pairs with the release store of head in publish_head. */
+    uint64_t h = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
+    if (h - r->tail > r->cap || (h & 7))
+        return -AXLE_ESHMCORRUPT;
+    r->cached_head = h;
+    __atomic_store_n(&r->hdr->cached_head, h, __ATOMIC_RELAXED);
+    return (int64_t)(h - r->tail);
+}
+
+static void publish_tail(axle_ring *r)
+{
+    /* release; pairs with the acquire load of tail in room. */
+    __atomic_store_n(&r->hdr->tail, r->tail, __ATOMIC_RELEASE);
+    wake_peer(&r->hdr->writer_parked);
+}
+
+static int peek_try(axle_ring *r, void *arg)
+{
+    (void)arg;
+    if (r->peeked)
+        return 0;
+    for (;;) {
+        int64_t avail = fetch_head(r);
+        if (avail < 0)
+            return (int)avail;
+        if (avail == 0)
+            return -EAGAIN;
+        uint64_t pos = r->tail & r->mask;
+        uint64_t to_end = r->cap - pos;
+        const axle__ring_rec *rec = (const axle__ring_rec *)(r->data + pos);
+        uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+        uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
+        if (type == AXLE__REC_PAD) {
+            if ((uint64_t)len != to_end - sizeof(axle__ring_rec) || to_end > (uint64_t)avail)
+                return -AXLE_ESHMCORRUPT;
+            r->tail += to_end;
+            publish_tail(r);
+            continue;
+        }
+        if (type != AXLE__REC_DATA)
+            return -AXLE_ESHMCORRUPT;
+        uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)len);
+        if (total > to_end || total > (uint64_t)avail)
+            return -AXLE_ESHMCORRUPT;
+        r->peeked = total;
+        r->peek_buf = rec + 1;
+        r->peek_len = len;
+        return 0;
+    }
+}
+
+int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_CONSUMER)
+        return -EPERM;
+    int rc = ring_wait(r, &r->hdr->reader_parked, peek_try, NULL, timeout_ns);
+    if (rc < 0)
+        return rc;
+    *buf = r->peek_buf;
+    *len = r->peek_len;
+    return 0;
+}
+
+int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len)
+{
+    if (r->role != AXLE_RING_CONSUMER)
+        return -EPERM;
+    int rc = peek_try(r, NULL);
+    if (rc < 0)
+        return rc;
+    *buf = r->peek_buf;
+    *len = r->peek_len;
+    return 0;
+}
+
+int axle_ring_release(axle_ring *r)
+{
+    if (r->role != AXLE_RING_CONSUMER)
+        return -EPERM;
+    if (!r->peeked)
+        return -EINVAL;
+    r->tail += r->peeked;
+    r->peeked = 0;
+    publish_tail(r);
+    return 0;
+}
+
+static int copy_out(axle_ring *r, const void *src, size_t n, void *buf, size_t cap, size_t *len)
+{
+    *len = n;
+    if (n > cap)
+        return -EMSGSIZE;
+    if (n)
+        memcpy(buf, src, n);
+    return axle_ring_release(r);
+}
+
+int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
+{
+    const void *src;
+    size_t n;
+    int rc = axle_ring_peek(r, &src, &n, timeout_ns);
+    if (rc < 0)
+        return rc;
+    return copy_out(r, src, n, buf, cap, len);
+}
+
+int axle_ring_recv_nowait(axle_ring *r, void *buf, size_t cap, size_t *len)
+{
+    const void *src;
+    size_t n;
+    int rc = axle_ring_peek_nowait(r, &src, &n);
+    if (rc < 0)
+        return rc;
+    return copy_out(r, src, n, buf, cap, len);
+}

@@ -1,0 +1,90 @@
+/*
+ * shm/ring_layout.h — the frozen shared-memory layout of an SPSC ring.
+ *
+ * Fixed-width types only, no pointers, magic and version first, each
+ * cursor on its own 64-byte cache line; every offset is asserted below.
+ * Changing any of it is a new AXLE__RING_VERSION. Little-endian hosts only
+ * (x86-64, aarch64): peers share one machine, so no byte swapping.
+ *
+ *   offset  size  field
+ *        0     8  magic            AXLE__RING_MAGIC, written last by create
+ *        8     4  version          AXLE__RING_VERSION
+ *       12     4  layout_size      offset of the data area (192)
+ *       16     8  capacity         data-area bytes, a power of two
+ *       24     4  producer_pid     0 = end free; claimed with a CAS
+ *       28     4  consumer_pid     0 = end free; claimed with a CAS
+ *       32    32  reserved         zero
+ *       64     8  head             producer cursor: bytes ever published
+ *       72     8  cached_tail      producer's last seen consumer cursor
+ *       80     4  writer_parked    futex word: 1 while the producer parks
+ *       84    44  (pad)
+ *      128     8  tail             consumer cursor: bytes ever consumed
+ *      136     8  cached_head      consumer's last seen producer cursor
+ *      144     4  reader_parked    futex word: 1 while the consumer parks
+ *      148    44  (pad)
+ *      192     -  data[capacity]
+ *
+ * A record at data[cursor % capacity]: u32 len, u32 type, then len bytes,
+ * padded to a multiple of 8. type DATA is a record; type PAD fills the rest
+ * of the area (len = bytes to the end minus the 8-byte header) so that no
+ * record wraps.
+ */
+#ifndef AXLE_SHM_RING_LAYOUT_H
+#define AXLE_SHM_RING_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AXLE__RING_MAGIC 0x474e4952454c5841ull /* "AXLERING", little-endian */
+#define AXLE__RING_VERSION 1u
+#define AXLE__RING_CAP_MIN 64ull
+#define AXLE__RING_CAP_MAX (1ull << 30)
+
+enum { AXLE__REC_DATA = 1, AXLE__REC_PAD = 2 };
+
+typedef struct axle__ring_rec {
+    uint32_t len;  /* payload bytes after this header */
+    uint32_t type; /* AXLE__REC_DATA or AXLE__REC_PAD */
+} axle__ring_rec;
+
+typedef struct axle__ring_hdr {
+    uint64_t magic;       /* AXLE__RING_MAGIC once initialised */
+    uint32_t version;     /* AXLE__RING_VERSION */
+    uint32_t layout_size; /* sizeof(axle__ring_hdr): where data starts */
+    uint64_t capacity;    /* data bytes; power of two in [CAP_MIN, CAP_MAX] */
+    int32_t producer_pid; /* holder of the producer end, 0 if free */
+    int32_t consumer_pid; /* holder of the consumer end, 0 if free */
+    uint8_t reserved[32]; /* zero */
+    /* Producer line: written by the producer (writer_parked: by both). */
+    uint64_t head;          /* bytes ever published; Invariant: head - tail <= capacity */
+    uint64_t cached_tail;   /* producer's last-read copy of tail (informational) */
+    uint32_t writer_parked; /* futex word, 1 while the producer is parked */
+    uint8_t pad_p[44];      /* rest of the cache line */
+    /* Consumer line: written by the consumer (reader_parked: by both). */
+    uint64_t tail;          /* bytes ever consumed, a multiple of 8 */
+    uint64_t cached_head;   /* consumer's last-read copy of head (informational) */
+    uint32_t reader_parked; /* futex word, 1 while the consumer is parked */
+    uint8_t pad_c[44];      /* rest of the cache line */
+} axle__ring_hdr;
+
+_Static_assert(offsetof(axle__ring_hdr, magic) == 0, "ring layout: magic");
+_Static_assert(offsetof(axle__ring_hdr, version) == 8, "ring layout: version");
+_Static_assert(offsetof(axle__ring_hdr, layout_size) == 12, "ring layout: layout_size");
+_Static_assert(offsetof(axle__ring_hdr, capacity) == 16, "ring layout: capacity");
+_Static_assert(offsetof(axle__ring_hdr, producer_pid) == 24, "ring layout: producer_pid");
+_Static_assert(offsetof(axle__ring_hdr, consumer_pid) == 28, "ring layout: consumer_pid");
+_Static_assert(offsetof(axle__ring_hdr, reserved) == 32, "ring layout: reserved");
+_Static_assert(offsetof(axle__ring_hdr, head) == 64, "ring layout: head");
+_Static_assert(offsetof(axle__ring_hdr, cached_tail) == 72, "ring layout: cached_tail");
+_Static_assert(offsetof(axle__ring_hdr, writer_parked) == 80, "ring layout: writer_parked");
+_Static_assert(offsetof(axle__ring_hdr, pad_p) == 84, "ring layout: pad_p");
+_Static_assert(offsetof(axle__ring_hdr, tail) == 128, "ring layout: tail");
+_Static_assert(offsetof(axle__ring_hdr, cached_head) == 136, "ring layout: cached_head");
+_Static_assert(offsetof(axle__ring_hdr, reader_parked) == 144, "ring layout: reader_parked");
+_Static_assert(offsetof(axle__ring_hdr, pad_c) == 148, "ring layout: pad_c");
+_Static_assert(sizeof(axle__ring_hdr) == 192, "ring layout: data offset");
+_Static_assert(sizeof(axle__ring_rec) == 8, "ring layout: record header");
+_Static_assert(offsetof(axle__ring_rec, len) == 0 && offsetof(axle__ring_rec, type) == 4,
+               "ring layout: record header fields");
+
+#endif

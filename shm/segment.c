@@ -1,0 +1,207 @@
+/*
+ * shm/segment.c — named shared-memory segments.
+ *
+ * A segment is the POSIX shm object "/axle.<owner-pid>.<key>". The creator
+ * opens it O_CREAT|O_EXCL, mode 0600, reserves its space with fallocate (so
+ * a full /dev/shm fails here with -ENOSPC, never later with a SIGBUS on
+ * first touch), maps it and closes the fd: the mapping is all a handle
+ * keeps. Only the creating pid unlinks, so a forked child that closes an
+ * inherited handle never removes its parent's segment. The owner pid in
+ * the name is what lets axle_shm_reap() remove the segments of dead owners.
+ *
+ * Nothing here trusts the contents of a segment; interpreting them (and
+ * validating them) is the job of the structures built on top (ring.c).
+ * Allocation happens only at create/attach, never on a data path, and an
+ * allocation failure is returned as -ENOMEM.
+ */
+#define _GNU_SOURCE
+#include <axle/shm.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* "/axle." + pid (at most 10 digits) + "." + key + NUL. */
+#define SHM_NAME_MAX (6 + 10 + 1 + AXLE_SHM_KEY_MAX + 1)
+
+struct axle_shm {
+    void *base;              /* the mapping; Invariant: never NULL */
+    size_t size;             /* bytes mapped */
+    pid_t owner;             /* the creator's pid, as in the name */
+    pid_t creator;           /* getpid() of the creating handle, or 0 for an attach */
+    char name[SHM_NAME_MAX]; /* "/axle.<owner>.<key>", for shm_open/shm_unlink */
+};
+
+/* 0 if key is 1..AXLE_SHM_KEY_MAX bytes of [A-Za-z0-9._-] not starting with '.'. */
+static int key_check(const char *key)
+{
+    if (!key || !key[0] || key[0] == '.')
+        return -EINVAL;
+    size_t n = 0;
+    for (const char *p = key; *p; p++, n++) {
+        char c = *p;
+        if (n >= AXLE_SHM_KEY_MAX)
+            return -EINVAL;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static int name_make(char *name, const char *key, pid_t owner)
+{
+    int rc = key_check(key);
+    if (rc < 0)
+        return rc;
+    if (owner <= 0)
+        return -EINVAL;
+    snprintf(name, SHM_NAME_MAX, "/axle.%d.%s", (int)owner, key);
+    return 0;
+}
+
+int axle_shm_create(axle_shm **out, const char *key, size_t size)
+{
+    *out = NULL;
+    if (size == 0 || size > (size_t)PTRDIFF_MAX)
+        return -EINVAL;
+    axle_shm *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->owner = s->creator = getpid();
+    int rc = name_make(s->name, key, s->owner);
+    if (rc < 0)
+        goto out_free;
+    int fd = shm_open(s->name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+    /* fallocate reserves the tmpfs pages now; posix_fallocate as the
+     * fallback only for filesystems without it (it may emulate by writing). */
+    if (fallocate(fd, 0, 0, (off_t)size) < 0) {
+        rc = -errno;
+        if (rc == -EOPNOTSUPP) {
+            int e = posix_fallocate(fd, 0, (off_t)size);
+            rc = -e;
+        }
+        if (rc < 0)
+            goto out_unlink;
+    }
+    s->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (s->base == MAP_FAILED) {
+        rc = -errno;
+        goto out_unlink;
+    }
+    close(fd);
+    s->size = size;
+    *out = s;
+    return 0;
+
+out_unlink:
+    close(fd);
+    shm_unlink(s->name);
+out_free:
+    free(s);
+    return rc;
+}
+
+int axle_shm_attach(axle_shm **out, const char *key, pid_t owner)
+{
+    *out = NULL;
+    axle_shm *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->owner = owner;
+    int rc = name_make(s->name, key, owner);
+    if (rc < 0)
+        goto out_free;
+    int fd = shm_open(s->name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out_close_fd;
+    }
+    if (st.st_size <= 0 || (uintmax_t)st.st_size > (uintmax_t)PTRDIFF_MAX) {
+        rc = -AXLE_ESHMCORRUPT;
+        goto out_close_fd;
+    }
+    s->size = (size_t)st.st_size;
+    s->base = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (s->base == MAP_FAILED) {
+        rc = -errno;
+        goto out_close_fd;
+    }
+    close(fd);
+    *out = s;
+    return 0;
+
+out_close_fd:
+    close(fd);
+out_free:
+    free(s);
+    return rc;
+}
+
+void axle_shm_close(axle_shm *s)
+{
+    if (!s)
+        return;
+    munmap(s->base, s->size);
+    if (s->creator && s->creator == getpid())
+        shm_unlink(s->name);
+    free(s);
+}
+
+void *axle_shm_base(const axle_shm *s) { return s->base; }
+size_t axle_shm_size(const axle_shm *s) { return s->size; }
+const char *axle_shm_name(const axle_shm *s) { return s->name; }
+pid_t axle_shm_owner(const axle_shm *s) { return s->owner; }
+
+/* The owner pid of a /dev/shm entry named "axle.<pid>.<key>", or 0. */
+static pid_t entry_owner(const char *d_name)
+{
+    if (strncmp(d_name, "axle.", 5) != 0)
+        return 0;
+    const char *p = d_name + 5;
+    long pid = 0;
+    const char *start = p;
+    while (*p >= '0' && *p <= '9' && p - start < 10)
+        pid = pid * 10 + (*p++ - '0');
+    if (p == start || *p != '.' || pid <= 0 || pid > INT_MAX)
+        return 0;
+    return (pid_t)pid;
+}
+
+int axle_shm_reap(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return -errno;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        pid_t pid = entry_owner(e->d_name);
+        if (pid == 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive, or alive but not ours to signal (EPERM) */
+        char name[NAME_MAX + 2];
+        snprintf(name, sizeof name, "/%s", e->d_name);
+        if (shm_unlink(name) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}

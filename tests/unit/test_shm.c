@@ -1,0 +1,561 @@
+/*
+ * tests/unit/test_shm.c — shared-memory segments and the SPSC ring.
+ *
+ * Public API only, except where a test must look at or damage the frozen
+ * ring layout (DESIGN.md "Shared-memory ring"): it maps the ring's segment
+ * with axle_shm_attach and uses the offsets the layout freezes. Cross-
+ * process tests fork; a child reports through its exit status, never
+ * through check assertions. The harness proves no /dev/shm/axle.<pid>.* is
+ * left and the fd count is back.
+ */
+#define _GNU_SOURCE
+#include <axle/shm.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness.h"
+
+/* The frozen layout's offsets (shm/ring_layout.h). */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 8,
+    OFF_LAYOUT = 12,
+    OFF_CAP = 16,
+    OFF_PRODUCER = 24,
+    OFF_CONSUMER = 28,
+    OFF_HEAD = 64,
+    OFF_WRITER_PARKED = 80,
+    OFF_TAIL = 128,
+    OFF_READER_PARKED = 144,
+    OFF_DATA = 192,
+};
+
+static bool shm_exists(pid_t owner, const char *key)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/axle.%d.%s", (int)owner, key);
+    return access(path, F_OK) == 0;
+}
+
+static uint8_t pattern(uint64_t seq, size_t j) { return (uint8_t)(seq * 31 + j * 7 + 1); }
+
+static void fill(void *buf, size_t len, uint64_t seq)
+{
+    for (size_t j = 0; j < len; j++)
+        ((uint8_t *)buf)[j] = pattern(seq, j);
+}
+
+static bool check_bytes(const void *buf, size_t len, uint64_t seq)
+{
+    for (size_t j = 0; j < len; j++)
+        if (((const uint8_t *)buf)[j] != pattern(seq, j))
+            return false;
+    return true;
+}
+
+static int wait_child(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* --------------------------------------------------------------- segments */
+
+START_TEST(shm_create_attach_close_unlinks)
+{
+    axle_shm *a, *b;
+    ck_assert_int_eq(axle_shm_create(&a, "seg", 4096), 0);
+    char name[64];
+    snprintf(name, sizeof name, "/axle.%d.seg", (int)getpid());
+    ck_assert_str_eq(axle_shm_name(a), name);
+    ck_assert_uint_eq(axle_shm_size(a), 4096);
+    ck_assert_int_eq(axle_shm_owner(a), getpid());
+    ck_assert(shm_exists(getpid(), "seg"));
+    ck_assert_int_eq(axle_shm_attach(&b, "seg", getpid()), 0);
+    ck_assert_uint_eq(axle_shm_size(b), 4096);
+    memcpy(axle_shm_base(a), "hello", 6);
+    ck_assert_str_eq(axle_shm_base(b), "hello");
+    axle_shm_close(b);
+    ck_assert(shm_exists(getpid(), "seg")); /* an attacher never unlinks */
+    axle_shm_close(a);
+    ck_assert(!shm_exists(getpid(), "seg"));
+    ck_assert_int_eq(axle_shm_attach(&b, "seg", getpid()), -ENOENT);
+    ck_assert_ptr_null(b);
+    axle_shm_close(NULL);
+}
+END_TEST
+
+START_TEST(shm_create_duplicate_is_eexist)
+{
+    axle_shm *a, *b;
+    ck_assert_int_eq(axle_shm_create(&a, "dup", 128), 0);
+    ck_assert_int_eq(axle_shm_create(&b, "dup", 128), -EEXIST);
+    ck_assert_ptr_null(b);
+    axle_shm_close(a);
+    ck_assert_int_eq(axle_shm_create(&b, "dup", 128), 0); /* free again */
+    axle_shm_close(b);
+}
+END_TEST
+
+START_TEST(shm_bad_key_is_einval)
+{
+    axle_shm *s;
+    char longkey[AXLE_SHM_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = 0; /* AXLE_SHM_KEY_MAX + 1 bytes */
+    const char *bad[] = {"", "a/b", "/abs", ".hidden", "..", "sp ace", "new\nline", longkey};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(axle_shm_create(&s, bad[i], 64), -EINVAL);
+        ck_assert_int_eq(axle_shm_attach(&s, bad[i], getpid()), -EINVAL);
+    }
+    ck_assert_int_eq(axle_shm_create(&s, NULL, 64), -EINVAL);
+    ck_assert_int_eq(axle_shm_create(&s, "ok", 0), -EINVAL);
+    ck_assert_int_eq(axle_shm_attach(&s, "ok", 0), -EINVAL);
+    longkey[AXLE_SHM_KEY_MAX] = 0; /* exactly the maximum is fine */
+    ck_assert_int_eq(axle_shm_create(&s, longkey, 64), 0);
+    axle_shm_close(s);
+}
+END_TEST
+
+START_TEST(shm_reap_removes_dead_owners_segments)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_shm *s;
+        _exit(axle_shm_create(&s, "orphan", 4096) == 0 ? 0 : 1); /* no close */
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert(shm_exists(pid, "orphan"));
+    axle_shm *live;
+    ck_assert_int_eq(axle_shm_create(&live, "live", 64), 0);
+    ck_assert_int_ge(axle_shm_reap(), 1);
+    ck_assert(!shm_exists(pid, "orphan"));
+    ck_assert(shm_exists(getpid(), "live")); /* a live owner's stays */
+    axle_shm_close(live);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ rings */
+
+/* A ring with both ends in this process: the creator produces. */
+static void pair_open(const char *key, size_t cap, axle_ring **p, axle_ring **c)
+{
+    ck_assert_int_eq(axle_ring_create(p, key, cap, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_attach(c, key, getpid(), AXLE_RING_CONSUMER), 0);
+}
+
+START_TEST(ring_layout_is_frozen)
+{
+    axle_ring *r;
+    ck_assert_int_eq(axle_ring_create(&r, "layout", 1000, AXLE_RING_PRODUCER), 0);
+    ck_assert_uint_eq(axle_ring_capacity(r), 1024); /* rounded to a power of two */
+    ck_assert_uint_eq(axle_ring_max_record(r), 1016);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "layout", getpid()), 0);
+    ck_assert_uint_eq(axle_shm_size(s), OFF_DATA + 1024);
+    const uint8_t *b = axle_shm_base(s);
+    ck_assert_mem_eq(b + OFF_MAGIC, "AXLERING", 8);
+    ck_assert_uint_eq(*(const uint32_t *)(b + OFF_VERSION), 1);
+    ck_assert_uint_eq(*(const uint32_t *)(b + OFF_LAYOUT), OFF_DATA);
+    ck_assert_uint_eq(*(const uint64_t *)(b + OFF_CAP), 1024);
+    ck_assert_int_eq(*(const int32_t *)(b + OFF_PRODUCER), getpid());
+    ck_assert_int_eq(*(const int32_t *)(b + OFF_CONSUMER), 0);
+    ck_assert_int_eq(axle_ring_send_nowait(r, "abc", 3), 0);
+    ck_assert_uint_eq(*(const uint64_t *)(b + OFF_HEAD), 16);
+    ck_assert_uint_eq(*(const uint32_t *)(b + OFF_DATA), 3); /* len */
+    ck_assert_mem_eq(b + OFF_DATA + 8, "abc", 3);
+    axle_shm_close(s);
+    axle_ring_close(r);
+    ck_assert_int_eq(axle_ring_create(&r, "x", 0, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_int_eq(axle_ring_create(&r, "x", (size_t)1 << 31, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_int_eq(axle_ring_create(&r, "x", 64, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_create(&r, "a/b", 64, AXLE_RING_PRODUCER), -EINVAL);
+}
+END_TEST
+
+START_TEST(ring_round_trip_varied_sizes)
+{
+    axle_ring *p, *c;
+    pair_open("rt", 4096, &p, &c);
+    const size_t max = axle_ring_max_record(p);
+    const size_t sizes[] = {0, 1, 7, 8, 9, 15, 16, 63, 100, 1000, 2047, max, 3, max - 1, 0, 2500};
+    const size_t nsizes = sizeof sizes / sizeof sizes[0];
+    static uint8_t in[8192], out[8192];
+    uint64_t sent = 0, got = 0;
+    const uint64_t total = 5000;
+    while (got < total) {
+        while (sent < total) {
+            size_t len = sizes[sent % nsizes];
+            fill(in, len, sent);
+            int rc = axle_ring_send_nowait(p, in, len);
+            if (rc == -EAGAIN)
+                break;
+            ck_assert_int_eq(rc, 0);
+            sent++;
+        }
+        for (;;) {
+            size_t len;
+            int rc = axle_ring_recv_nowait(c, out, sizeof out, &len);
+            if (rc == -EAGAIN)
+                break;
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_eq(len, sizes[got % nsizes]);
+            ck_assert(check_bytes(out, len, got));
+            got++;
+        }
+    }
+    ck_assert_uint_eq(sent, total);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_wraps_at_every_alignment)
+{
+    axle_ring *p, *c;
+    pair_open("wrap", 256, &p, &c);
+    const uint64_t cap = 256;
+    const size_t lens[] = {0, 1, 7, 8, 9, 100, 200, 240, 247, 248};
+    uint64_t pos = 0, seq = 0; /* the model of head & (cap - 1) */
+    uint8_t buf[256];
+    for (uint64_t o = 0; o < cap; o += 8) {
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            size_t len;
+            while (pos != o) { /* step by empty records (8 bytes each) */
+                ck_assert_int_eq(axle_ring_send_nowait(p, NULL, 0), 0);
+                ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &len), 0);
+                ck_assert_uint_eq(len, 0);
+                pos = (pos + 8) % cap;
+            }
+            size_t n = lens[k];
+            uint64_t t = (8 + n + 7) & ~(uint64_t)7;
+            fill(buf, n, seq);
+            if (pos + t > cap && t > pos) {
+                /* The padding to the end is published, but the record fits
+                 * only once the consumer has skipped it. */
+                ck_assert_int_eq(axle_ring_send_nowait(p, buf, n), -EAGAIN);
+                const void *none;
+                ck_assert_int_eq(axle_ring_peek_nowait(c, &none, &len), -EAGAIN);
+            }
+            ck_assert_int_eq(axle_ring_send_nowait(p, buf, n), 0);
+            memset(buf, 0, sizeof buf);
+            const void *view;
+            ck_assert_int_eq(axle_ring_peek_nowait(c, &view, &len), 0);
+            ck_assert_uint_eq(len, n);
+            ck_assert_uint_eq((uintptr_t)view % 8, 0);
+            ck_assert(check_bytes(view, n, seq));
+            ck_assert_int_eq(axle_ring_release(c), 0);
+            seq++;
+            pos = (pos + t > cap ? t : pos + t) % cap;
+        }
+    }
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &(size_t){0}), -EAGAIN);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_second_producer_or_consumer_is_ebusy)
+{
+    axle_ring *p, *c, *x;
+    pair_open("busy", 256, &p, &c);
+    ck_assert_int_eq(axle_ring_attach(&x, "busy", getpid(), AXLE_RING_PRODUCER), -EBUSY);
+    ck_assert_ptr_null(x);
+    ck_assert_int_eq(axle_ring_attach(&x, "busy", getpid(), AXLE_RING_CONSUMER), -EBUSY);
+    ck_assert_int_eq(axle_ring_attach(&x, "busy", getpid(), 3), -EINVAL);
+    ck_assert_int_eq(axle_ring_attach(&x, "nope", getpid(), AXLE_RING_CONSUMER), -ENOENT);
+    /* Each end is used only as its role allows. */
+    size_t len;
+    void *w;
+    const void *v;
+    ck_assert_int_eq(axle_ring_send_nowait(c, "x", 1), -EPERM);
+    ck_assert_int_eq(axle_ring_recv_nowait(p, &len, sizeof len, &len), -EPERM);
+    ck_assert_int_eq(axle_ring_peek_nowait(p, &v, &len), -EPERM);
+    ck_assert_int_eq(axle_ring_commit(p), -EINVAL);
+    ck_assert_int_eq(axle_ring_release(c), -EINVAL);
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &w), 0);
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &w), -EINVAL);
+    ck_assert_int_eq(axle_ring_commit(p), 0);
+    /* A closed end can be claimed again. */
+    axle_ring_close(c);
+    ck_assert_int_eq(axle_ring_attach(&c, "busy", getpid(), AXLE_RING_CONSUMER), 0);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), 0);
+    ck_assert_uint_eq(len, 8);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* Poke a value of n bytes at off in the ring's segment. */
+static void poke(axle_shm *s, size_t off, uint64_t v, size_t n)
+{
+    memcpy((uint8_t *)axle_shm_base(s) + off, &v, n);
+}
+
+START_TEST(ring_corrupt_header_is_eshmcorrupt)
+{
+    axle_ring *p, *x;
+    ck_assert_int_eq(axle_ring_create(&p, "bad", 256, AXLE_RING_PRODUCER), 0);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "bad", getpid()), 0);
+    uint8_t saved[OFF_DATA];
+    memcpy(saved, axle_shm_base(s), OFF_DATA);
+    struct {
+        size_t off;
+        uint64_t v;
+        size_t n;
+    } damage[] = {
+        {OFF_MAGIC, 0x474e4952454c5842ull, 8}, /* one bit of the magic */
+        {OFF_VERSION, 2, 4},
+        {OFF_LAYOUT, 128, 4},
+        {OFF_CAP, 100, 8},      /* not a power of two */
+        {OFF_CAP, 512, 8},      /* larger than the segment */
+        {OFF_CAP, 128, 8},      /* smaller than the segment */
+        {OFF_HEAD, 256 + 8, 8}, /* head - tail > capacity */
+        {OFF_HEAD, 12, 8},      /* misaligned */
+        {OFF_TAIL, 8, 8},       /* tail past head */
+    };
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        poke(s, damage[i].off, damage[i].v, damage[i].n);
+        ck_assert_msg(axle_ring_attach(&x, "bad", getpid(), AXLE_RING_CONSUMER) ==
+                          -AXLE_ESHMCORRUPT,
+                      "damage %zu accepted", i);
+        memcpy(axle_shm_base(s), saved, OFF_DATA);
+    }
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_attach(&c, "bad", getpid(), AXLE_RING_CONSUMER), 0);
+
+    /* An index out of range, read while running. */
+    const void *v;
+    size_t len;
+    poke(s, OFF_HEAD, 1024, 8);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -AXLE_ESHMCORRUPT);
+    poke(s, OFF_HEAD, 0, 8);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -EAGAIN);
+
+    /* A record header out of range: length past the published bytes, then
+     * past the end of the area, then an unknown type. */
+    ck_assert_int_eq(axle_ring_send_nowait(p, "abcd", 4), 0);
+    poke(s, OFF_DATA, 9, 4);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -AXLE_ESHMCORRUPT);
+    poke(s, OFF_DATA, 0xffffffffu, 4);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -AXLE_ESHMCORRUPT);
+    poke(s, OFF_DATA, 4, 4);
+    poke(s, OFF_DATA + 4, 7, 4);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -AXLE_ESHMCORRUPT);
+    poke(s, OFF_DATA + 4, 2, 4); /* a PAD of the wrong length */
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -AXLE_ESHMCORRUPT);
+    poke(s, OFF_DATA + 4, 1, 4);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), 0);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_mem_eq(v, "abcd", 4);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+
+    /* The consumer's cursor out of range, seen by a producer needing room. */
+    while (axle_ring_send_nowait(p, "12345678", 8) == 0)
+        ;
+    poke(s, OFF_TAIL, 1u << 20, 8);
+    ck_assert_int_eq(axle_ring_send_nowait(p, "x", 1), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(axle_ring_send(p, "x", 1, 1000000), -AXLE_ESHMCORRUPT);
+    axle_ring_close(c);
+
+    /* A segment too small for a header, and one not yet initialised. */
+    axle_shm *t;
+    ck_assert_int_eq(axle_shm_create(&t, "tiny", 100), 0);
+    ck_assert_int_eq(axle_ring_attach(&x, "tiny", getpid(), AXLE_RING_CONSUMER), -AXLE_ESHMCORRUPT);
+    axle_shm_close(t);
+    ck_assert_int_eq(axle_shm_create(&t, "fresh", OFF_DATA + 256), 0);
+    ck_assert_int_eq(axle_ring_attach(&x, "fresh", getpid(), AXLE_RING_CONSUMER), -EAGAIN);
+    axle_shm_close(t);
+
+    axle_shm_close(s);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_nowait_on_empty_or_full_is_eagain)
+{
+    axle_ring *p, *c;
+    pair_open("full", 256, &p, &c);
+    uint8_t buf[300];
+    size_t len;
+    const void *v;
+    void *w;
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &len), -EAGAIN);
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &v, &len), -EAGAIN);
+    ck_assert_int_eq(axle_ring_recv(c, buf, sizeof buf, &len, 0), -ETIMEDOUT);
+    int n = 0;
+    while (axle_ring_send_nowait(p, "0123456789abcdef", 16) == 0)
+        n++;
+    ck_assert_int_eq(n, 256 / 24);
+    ck_assert_int_eq(axle_ring_send_nowait(p, "x", 1), -EAGAIN);
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 0, &w), -EAGAIN);
+    ck_assert_int_eq(axle_ring_send(p, "x", 1, 0), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_send_nowait(p, buf, 249), -EMSGSIZE);
+    /* A record longer than the buffer stays in the ring. */
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, 4, &len), -EMSGSIZE);
+    ck_assert_uint_eq(len, 16);
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, 16, &len), 0);
+    ck_assert_mem_eq(buf, "0123456789abcdef", 16);
+    ck_assert_int_eq(axle_ring_send_nowait(p, "x", 1), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_timeout_is_etimedout)
+{
+    axle_ring *p, *c;
+    pair_open("tmo", 64, &p, &c);
+    axle_ring_set_spin(c, 10);
+    uint8_t buf[64];
+    size_t len;
+    ck_assert_int_eq(axle_ring_recv(c, buf, sizeof buf, &len, 20 * 1000000), -ETIMEDOUT);
+    while (axle_ring_send_nowait(p, "x", 1) == 0)
+        ;
+    ck_assert_int_eq(axle_ring_send(p, "x", 1, 20 * 1000000), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_recv(c, buf, sizeof buf, &len, -1), 0);
+    ck_assert_int_eq(axle_ring_send(p, "y", 1, -1), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+#define XPROC_RECORDS 100000
+
+/* Child: attach as producer and send XPROC_RECORDS sequence-numbered
+ * records of varied length; returns an exit status. */
+static int xproc_producer(pid_t owner, const char *key)
+{
+    axle_ring *p;
+    if (axle_ring_attach(&p, key, owner, AXLE_RING_PRODUCER) != 0)
+        return 2;
+    uint8_t buf[600];
+    for (uint64_t seq = 0; seq < XPROC_RECORDS; seq++) {
+        size_t len = 8 + (size_t)(seq * 37 % 500);
+        memcpy(buf, &seq, 8);
+        fill(buf + 8, len - 8, seq);
+        if (axle_ring_send(p, buf, len, 10LL * 1000000000) != 0)
+            return 3;
+    }
+    axle_ring_close(p);
+    return 0;
+}
+
+START_TEST(ring_cross_process_sequence_has_no_gap_or_duplicate)
+{
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create(&c, "xproc", 4096, AXLE_RING_CONSUMER), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(xproc_producer(parent, "xproc"));
+    uint8_t buf[600];
+    for (uint64_t want = 0; want < XPROC_RECORDS; want++) {
+        size_t len;
+        ck_assert_int_eq(axle_ring_recv(c, buf, sizeof buf, &len, 10LL * 1000000000), 0);
+        uint64_t seq;
+        memcpy(&seq, buf, 8);
+        ck_assert_uint_eq(seq, want);
+        ck_assert_uint_eq(len, 8 + want * 37 % 500);
+        ck_assert(check_bytes(buf + 8, len - 8, seq));
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    size_t len;
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &len), -EAGAIN);
+    axle_ring_close(c);
+}
+END_TEST
+
+START_TEST(ring_parked_recv_wakes_when_other_process_sends)
+{
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create(&c, "park", 256, AXLE_RING_CONSUMER), 0);
+    axle_ring_set_spin(c, 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *p;
+        axle_shm *s;
+        if (axle_ring_attach(&p, "park", parent, AXLE_RING_PRODUCER) != 0 ||
+            axle_shm_attach(&s, "park", parent) != 0)
+            _exit(2);
+        /* Send only once the consumer is parked on its futex word. */
+        volatile uint32_t *parked =
+            (volatile uint32_t *)((uint8_t *)axle_shm_base(s) + OFF_READER_PARKED);
+        while (*parked == 0)
+            usleep(100);
+        int rc = axle_ring_send(p, "wake", 4, -1);
+        axle_shm_close(s);
+        axle_ring_close(p);
+        _exit(rc == 0 ? 0 : 3);
+    }
+    uint8_t buf[16];
+    size_t len;
+    ck_assert_int_eq(axle_ring_recv(c, buf, sizeof buf, &len, 10LL * 1000000000), 0);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_mem_eq(buf, "wake", 4);
+    ck_assert_int_eq(wait_child(pid), 0);
+    axle_ring_close(c);
+}
+END_TEST
+
+START_TEST(ring_parked_send_wakes_when_other_process_receives)
+{
+    axle_ring *p;
+    ck_assert_int_eq(axle_ring_create(&p, "wpark", 64, AXLE_RING_PRODUCER), 0);
+    axle_ring_set_spin(p, 0);
+    while (axle_ring_send_nowait(p, "full", 4) == 0)
+        ;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *c;
+        axle_shm *s;
+        if (axle_ring_attach(&c, "wpark", parent, AXLE_RING_CONSUMER) != 0 ||
+            axle_shm_attach(&s, "wpark", parent) != 0)
+            _exit(2);
+        volatile uint32_t *parked =
+            (volatile uint32_t *)((uint8_t *)axle_shm_base(s) + OFF_WRITER_PARKED);
+        while (*parked == 0)
+            usleep(100);
+        uint8_t buf[8];
+        size_t len;
+        int rc = axle_ring_recv(c, buf, sizeof buf, &len, -1);
+        axle_shm_close(s);
+        axle_ring_close(c);
+        _exit(rc == 0 ? 0 : 3);
+    }
+    ck_assert_int_eq(axle_ring_send(p, "more", 4, 10LL * 1000000000), 0);
+    ck_assert_int_eq(wait_child(pid), 0);
+    axle_ring_close(p);
+}
+END_TEST
+
+static Suite *shm_suite(void)
+{
+    Suite *s = suite_create("shm");
+    ADD_CASE(s, "segments", 10, shm_create_attach_close_unlinks, shm_create_duplicate_is_eexist,
+             shm_bad_key_is_einval, shm_reap_removes_dead_owners_segments);
+    ADD_CASE(s, "ring", 10, ring_layout_is_frozen, ring_round_trip_varied_sizes,
+             ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
+             ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
+             ring_timeout_is_etimedout);
+    ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
+             ring_parked_recv_wakes_when_other_process_sends,
+             ring_parked_send_wakes_when_other_process_receives);
+    return s;
+}
+
+int main(void) { return axle_test_main(shm_suite()); }
