@@ -106,6 +106,7 @@ axle_task *axle__current(void)
 }
 
 axle_task *axle_task_self(void) { return axle__current(); }
+bool axle__in_task(void) { return current != NULL; }
 const char *axle_task_name(const axle_task *t)
 {
     axle_task *m = (axle_task *)t; /* the default name is made on first use */

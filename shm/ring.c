@@ -263,6 +263,19 @@ static void wake_peer(uint32_t *word)
 typedef int (*try_fn)(axle_ring *r, void *arg);
 
 /*
+ * How a blocking call parks, when something better than FUTEX_WAIT is at
+ * hand: libaxle installs one that parks the calling task on the io_uring
+ * futex wait, so other tasks run and the wait is a cancellation point. It
+ * returns 1 when it cannot help (not on a task: FUTEX_WAIT is used), 0
+ * after a wake-up or the deadline (the caller re-checks), or -ECANCELED.
+ * libaxle-shm alone has none. Fork story: inherited, as code.
+ */
+typedef int (*axle__shm_park_fn)(uint32_t *word, uint32_t expected, int64_t deadline_ns);
+static axle__shm_park_fn park_hook;
+
+void axle__shm_set_park(axle__shm_park_fn fn) { park_hook = fn; }
+
+/*
  * Run try until it stops returning -EAGAIN: spin, then park on word (the
  * waiting side's futex), bounded by timeout_ns (< 0: forever).
  */
@@ -300,9 +313,15 @@ static int ring_wait(axle_ring *r, uint32_t *word, try_fn try, void *arg, int64_
             ts.tv_nsec = left % 1000000000;
             tsp = &ts;
         }
+        int prc = park_hook ? park_hook(word, 1, deadline) : 1;
+        if (prc == -ECANCELED) {
+            __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+            return prc;
+        }
         /* Shared futex: the peer is another process. EAGAIN (word already
          * cleared by a waker), EINTR and ETIMEDOUT all loop to re-check. */
-        syscall(SYS_futex, word, FUTEX_WAIT, 1, tsp, NULL, 0);
+        if (prc == 1)
+            syscall(SYS_futex, word, FUTEX_WAIT, 1, tsp, NULL, 0);
     }
 }
 

@@ -20,13 +20,15 @@
  * attach validates the header and every index read from the segment is
  * bounds-checked; a corrupt or hostile segment gives -AXLE_ESHMCORRUPT.
  *
- * Waiting (this slice: standalone, no scheduler). A blocking call spins a
- * configurable number of iterations, then parks on a shared futex word until
- * the peer wakes it or its timeout passes. Timeouts are relative, in
- * nanoseconds; a negative timeout waits forever, zero tries once. Blocking
- * calls here block the whole thread: they are not scheduler checkpoints, and
- * an actor must not call them on its loop thread (the io_uring futex wait is
- * a later slice of issue 6).
+ * Waiting. A blocking call spins a configurable number of iterations, then
+ * parks on a shared futex word until the peer wakes it or its timeout
+ * passes. Timeouts are relative, in nanoseconds; a negative timeout waits
+ * forever, zero tries once. Where it parks:
+ *   - in a program using libaxle-shm alone, or on a thread that is not an
+ *     axle task: FUTEX_WAIT, blocking the thread;
+ *   - in a task of libaxle's scheduler: the io_uring futex wait, so other
+ *     tasks run meanwhile, and the call is a checkpoint: it fails with
+ *     -ECANCELED when the task is cancelled (nothing is taken or sent).
  *
  * Fork story: a handle is per process. A forked child must not use or close
  * its parent's handles (close in a child never unlinks: only the creating
@@ -182,7 +184,8 @@ AXLE_API void axle_ring_set_spin(axle_ring *r, unsigned iterations);
  *   -EMSGSIZE len > axle_ring_max_record(); -ETIMEDOUT no room in time
  *   (the _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the consumer's cursor is
  *   out of range.
- * Checkpoint: no (blocks the thread; see above).
+ * Checkpoint: yes inside an axle task (then also -ECANCELED); otherwise it
+ *   blocks the thread (see "Waiting" above).
  */
 AXLE_API int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns);
 AXLE_API int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf);

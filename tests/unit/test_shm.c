@@ -543,6 +543,94 @@ START_TEST(ring_parked_send_wakes_when_other_process_receives)
 }
 END_TEST
 
+/* ------------------------------------------------------- inside a task */
+
+struct in_task {
+    axle_ring *p, *c;
+    int recv_rc;       /* the consumer's result */
+    char got[8];       /* what it received */
+    int ticks;         /* how often a third task ran while it was parked */
+    axle_event parked; /* set just before the consumer blocks */
+    axle_scope *sc;    /* the consumer's scope, for the cancel case */
+};
+
+static int consumer_task(void *arg)
+{
+    struct in_task *t = arg;
+    axle_scope sc;
+    axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
+    t->sc = &sc;
+    axle_event_set(&t->parked);
+    size_t len = 0;
+    axle_ring_set_spin(t->c, 0);
+    t->recv_rc = axle_ring_recv(t->c, t->got, sizeof t->got, &len, -1);
+    t->sc = NULL;
+    axle_scope_close(&sc, t->recv_rc);
+    return 0;
+}
+
+static int ticker_task(void *arg)
+{
+    struct in_task *t = arg;
+    for (int i = 0; i < 5; i++) {
+        t->ticks++;
+        if (axle_checkpoint() < 0)
+            break;
+    }
+    return 0;
+}
+
+static int in_task_main(void *arg)
+{
+    struct in_task *t = arg;
+    axle_event_init(&t->parked);
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    axle_nursery_start_soon(n, consumer_task, t, NULL);
+    axle_nursery_start_soon(n, ticker_task, t, NULL);
+    ck_assert_int_eq(axle_event_wait(&t->parked), 0);
+    for (int i = 0; i < 10; i++) /* the consumer parks; the ticker runs */
+        ck_assert_int_eq(axle_checkpoint(), 0);
+    ck_assert_int_eq(t->recv_rc, 1); /* still waiting, without blocking us */
+    ck_assert_int_eq(t->ticks, 5);
+    if (t->p)
+        ck_assert_int_eq(axle_ring_send(t->p, "ping", 5, -1), 0);
+    else
+        axle_scope_cancel(t->sc);
+    return axle_nursery_close(n, 0);
+}
+
+START_TEST(ring_recv_in_a_task_parks_only_the_task)
+{
+    axle_ring *p, *c;
+    pair_open("intask", 4096, &p, &c);
+    struct in_task t = {.p = p, .c = c, .recv_rc = 1};
+    ck_assert_int_eq(axle_test_run(in_task_main, &t), 0);
+    ck_assert_int_eq(t.recv_rc, 0);
+    ck_assert_str_eq(t.got, "ping");
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_recv_in_a_task_is_cancellable)
+{
+    axle_ring *p, *c;
+    pair_open("intaskc", 4096, &p, &c);
+    struct in_task t = {.p = NULL, .c = c, .recv_rc = 1};
+    ck_assert_int_eq(axle_test_run(in_task_main, &t), 0);
+    ck_assert_int_eq(t.recv_rc, -ECANCELED);
+    /* nothing was taken: a record sent now is the next one received */
+    ck_assert_int_eq(axle_ring_send(p, "late", 5, 0), 0);
+    char buf[8];
+    size_t len;
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &len), 0);
+    ck_assert_str_eq(buf, "late");
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 static Suite *shm_suite(void)
 {
     Suite *s = suite_create("shm");
@@ -552,6 +640,8 @@ static Suite *shm_suite(void)
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
              ring_timeout_is_etimedout);
+    ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
+             ring_recv_in_a_task_is_cancellable);
     ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
              ring_parked_recv_wakes_when_other_process_sends,
              ring_parked_send_wakes_when_other_process_receives);
