@@ -2,8 +2,10 @@
  * shm/ring.c — single-producer/single-consumer ring in a shared segment.
  *
  * Design. The layout (ring_layout.h) is a frozen header, a producer cache
- * line (head, cached_tail, writer_parked), a consumer cache line (tail,
- * cached_head, reader_parked) and a power-of-two data area. head and tail
+ * line (head, cached_tail), a consumer cache line (tail, cached_head), a
+ * park line (writer_parked, reader_parked: written only to park or wake,
+ * so reading it on every commit and release stays a cache hit) and a
+ * power-of-two data area. head and tail
  * are monotonically increasing byte counts; a position is cursor & mask.
  * Each side keeps its own cursor and its cached copy of the other's in its
  * private handle: the copies in the segment are only written (for

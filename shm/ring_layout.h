@@ -9,20 +9,21 @@
  *   offset  size  field
  *        0     8  magic            AXLE__RING_MAGIC, written last by create
  *        8     4  version          AXLE__RING_VERSION
- *       12     4  layout_size      offset of the data area (192)
+ *       12     4  layout_size      offset of the data area (256)
  *       16     8  capacity         data-area bytes, a power of two
  *       24     4  producer_pid     0 = end free; claimed with a CAS
  *       28     4  consumer_pid     0 = end free; claimed with a CAS
  *       32    32  reserved         zero
  *       64     8  head             producer cursor: bytes ever published
  *       72     8  cached_tail      producer's last seen consumer cursor
- *       80     4  writer_parked    futex word: 1 while the producer parks
- *       84    44  (pad)
+ *       80    48  (pad)
  *      128     8  tail             consumer cursor: bytes ever consumed
  *      136     8  cached_head      consumer's last seen producer cursor
- *      144     4  reader_parked    futex word: 1 while the consumer parks
- *      148    44  (pad)
- *      192     -  data[capacity]
+ *      144    48  (pad)
+ *      192     4  writer_parked    futex word: 1 while the producer parks
+ *      196     4  reader_parked    futex word: 1 while the consumer parks
+ *      200    56  (pad)
+ *      256     -  data[capacity]
  *
  * A record at data[cursor % capacity]: u32 len, u32 type, then len bytes,
  * padded to a multiple of 8. type DATA is a record; type PAD fills the rest
@@ -55,16 +56,23 @@ typedef struct axle__ring_hdr {
     int32_t producer_pid; /* holder of the producer end, 0 if free */
     int32_t consumer_pid; /* holder of the consumer end, 0 if free */
     uint8_t reserved[32]; /* zero */
-    /* Producer line: written by the producer (writer_parked: by both). */
-    uint64_t head;          /* bytes ever published; Invariant: head - tail <= capacity */
-    uint64_t cached_tail;   /* producer's last-read copy of tail (informational) */
+    /* Producer line: written by the producer only. */
+    uint64_t head;        /* bytes ever published; Invariant: head - tail <= capacity */
+    uint64_t cached_tail; /* producer's last-read copy of tail (informational) */
+    uint8_t pad_p[48];    /* rest of the cache line */
+    /* Consumer line: written by the consumer only. */
+    uint64_t tail;        /* bytes ever consumed, a multiple of 8 */
+    uint64_t cached_head; /* consumer's last-read copy of head (informational) */
+    uint8_t pad_c[48];    /* rest of the cache line */
+    /*
+     * Park line: written only when a side parks or wakes the other, read
+     * after every commit and release. Kept off both cursor lines so that
+     * read stays a cache hit while nobody parks (on a cursor line it was a
+     * cross-core miss per message: shm.thr at 64 B ran at 0.25x a raw ring).
+     */
     uint32_t writer_parked; /* futex word, 1 while the producer is parked */
-    uint8_t pad_p[44];      /* rest of the cache line */
-    /* Consumer line: written by the consumer (reader_parked: by both). */
-    uint64_t tail;          /* bytes ever consumed, a multiple of 8 */
-    uint64_t cached_head;   /* consumer's last-read copy of head (informational) */
     uint32_t reader_parked; /* futex word, 1 while the consumer is parked */
-    uint8_t pad_c[44];      /* rest of the cache line */
+    uint8_t pad_w[56];      /* rest of the cache line */
 } axle__ring_hdr;
 
 _Static_assert(offsetof(axle__ring_hdr, magic) == 0, "ring layout: magic");
@@ -76,13 +84,14 @@ _Static_assert(offsetof(axle__ring_hdr, consumer_pid) == 28, "ring layout: consu
 _Static_assert(offsetof(axle__ring_hdr, reserved) == 32, "ring layout: reserved");
 _Static_assert(offsetof(axle__ring_hdr, head) == 64, "ring layout: head");
 _Static_assert(offsetof(axle__ring_hdr, cached_tail) == 72, "ring layout: cached_tail");
-_Static_assert(offsetof(axle__ring_hdr, writer_parked) == 80, "ring layout: writer_parked");
-_Static_assert(offsetof(axle__ring_hdr, pad_p) == 84, "ring layout: pad_p");
+_Static_assert(offsetof(axle__ring_hdr, pad_p) == 80, "ring layout: pad_p");
 _Static_assert(offsetof(axle__ring_hdr, tail) == 128, "ring layout: tail");
 _Static_assert(offsetof(axle__ring_hdr, cached_head) == 136, "ring layout: cached_head");
-_Static_assert(offsetof(axle__ring_hdr, reader_parked) == 144, "ring layout: reader_parked");
-_Static_assert(offsetof(axle__ring_hdr, pad_c) == 148, "ring layout: pad_c");
-_Static_assert(sizeof(axle__ring_hdr) == 192, "ring layout: data offset");
+_Static_assert(offsetof(axle__ring_hdr, pad_c) == 144, "ring layout: pad_c");
+_Static_assert(offsetof(axle__ring_hdr, writer_parked) == 192, "ring layout: writer_parked");
+_Static_assert(offsetof(axle__ring_hdr, reader_parked) == 196, "ring layout: reader_parked");
+_Static_assert(offsetof(axle__ring_hdr, pad_w) == 200, "ring layout: pad_w");
+_Static_assert(sizeof(axle__ring_hdr) == 256, "ring layout: data offset");
 _Static_assert(sizeof(axle__ring_rec) == 8, "ring layout: record header");
 _Static_assert(offsetof(axle__ring_rec, len) == 0 && offsetof(axle__ring_rec, type) == 4,
                "ring layout: record header fields");

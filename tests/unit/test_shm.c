@@ -29,10 +29,10 @@ enum {
     OFF_PRODUCER = 24,
     OFF_CONSUMER = 28,
     OFF_HEAD = 64,
-    OFF_WRITER_PARKED = 80,
+    OFF_WRITER_PARKED = 192,
     OFF_TAIL = 128,
-    OFF_READER_PARKED = 144,
-    OFF_DATA = 192,
+    OFF_READER_PARKED = 196,
+    OFF_DATA = 256,
 };
 
 static bool shm_exists(pid_t owner, const char *key)
