@@ -1,0 +1,544 @@
+/*
+ * bench/shm.c — the shared-memory SPSC ring (axle/shm.h) between two
+ * processes: one fork per measurement, parent pinned to CPU 0, child to
+ * CPU 1. Every segment key carries the parent's pid; the parent creates
+ * (and at the end closes, which unlinks) every segment; children attach,
+ * never close the parent's handles, and end with _exit().
+ *
+ *   shm.rtt     (8, 64, 1024 B) Ping-pong: the parent sends a record on one
+ *       ring, the child copies it back on a second ring. Both sides
+ *       busy-poll with the _nowait forms in a tight loop (no pause, never
+ *       parks). p50/p99/p999 of 20,000 round trips per repetition (each
+ *       timed alone), medians over the repetitions. Ring capacity 1 MiB.
+ *       Baselines, same pins, same tight polling:
+ *         cacheline: the floor — a counter in one shared cache line
+ *           (MAP_SHARED anonymous, mapped before the fork) bumped by each
+ *           side in turn; carries no payload, measured at each size so
+ *           that it interleaves with the others.
+ *         raw_ring: a minimal SPSC ring in this file: fixed-size slots
+ *           (size rounded up to 8), two cursors on their own cache lines,
+ *           acquire/release, each side caching the peer's cursor (as axle
+ *           does); no record header, no bounds checks, no futex words.
+ *       ratio = axle p50 ÷ baseline p50.
+ *   shm.thr     (8, 64, 1024, 65536 B) One-way stream: the child produces
+ *       with the copying axle_ring_send, the parent consumes with
+ *       axle_ring_recv into its own buffer; blocking calls with a spin of
+ *       2^24 pause iterations (neither side parks while the stream runs).
+ *       A repetition is the time to receive n records of a continuous
+ *       stream; msgs_per_s and bytes_per_s. Capacity 1 MiB (8 MiB at
+ *       64 KiB). Baselines: raw_ring (same sizes and capacity, pause in its
+ *       wait loops); memcpy (≥ 64 KiB): memcpy of the same size between two
+ *       buffers in one process. speedup = axle msgs/s ÷ baseline's.
+ *   shm.thr.zc  (64 KiB, 1 MiB; capacity 8 MiB) The same stream, zero-copy:
+ *       the producer reserves, fills the payload in place (memset) and
+ *       commits; the consumer peeks, reads the payload in place (one
+ *       8-byte load per cache line) and releases. Baseline axle_copy: the
+ *       same application work over the copying path (memset a local
+ *       buffer, send; recv into a local buffer, read it), measured in the
+ *       same run. speedup = zero-copy rate ÷ copying rate.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <axle/shm.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { RTT_ROUNDS = 20000 };
+
+#define SMALL_CAP ((size_t)1 << 20)
+#define BIG_CAP ((size_t)8 << 20)
+#define SPIN_NEVER_PARK (1u << 24)
+#define CHILD_TIMEOUT_NS ((int64_t)20 * 1000000000)
+
+static size_t cap_for(size_t size) { return size >= 65536 ? BIG_CAP : SMALL_CAP; }
+
+static inline void relax(void) { __builtin_ia32_pause(); }
+
+static void key_of(char *buf, size_t len, const char *what)
+{
+    snprintf(buf, len, "bench-shm-%ld-%s", (long)getpid(), what);
+}
+
+static void *shared_map(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* In a child: pin to CPU 1, and die with the parent (its loops never time out). */
+static void child_start(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    bench_pin(1);
+}
+
+static int reap(pid_t pid, int rc)
+{
+    int status;
+    if (rc < 0)
+        kill(pid, SIGKILL);
+    if (waitpid(pid, &status, 0) < 0)
+        return rc < 0 ? rc : -errno;
+    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return -EIO;
+    return rc;
+}
+
+/* ---- the raw SPSC ring baseline ---------------------------------------------- */
+
+struct raw_hdr {
+    _Alignas(64) uint64_t head; /* producer's cursor: slots published */
+    _Alignas(64) uint64_t tail; /* consumer's cursor: slots consumed */
+    _Alignas(64) unsigned char data[];
+};
+
+struct raw {
+    struct raw_hdr *h;
+    size_t map_len;
+    uint64_t mask, slot; /* slot count - 1, slot bytes */
+    uint64_t pos;        /* own cursor */
+    uint64_t peer;       /* cached peer cursor */
+};
+
+static int raw_open(struct raw *r, size_t cap, size_t size)
+{
+    uint64_t slot = (size + 7) & ~(size_t)7, n = 1;
+    while (n * 2 * slot <= cap)
+        n *= 2;
+    r->map_len = sizeof(struct raw_hdr) + n * slot;
+    r->h = shared_map(r->map_len);
+    if (!r->h)
+        return -ENOMEM;
+    r->mask = n - 1, r->slot = slot, r->pos = r->peer = 0;
+    return 0;
+}
+
+static void raw_close(struct raw *r) { munmap(r->h, r->map_len); }
+
+/* Send one record of len bytes; pause in the wait loop or not. */
+static inline void raw_send(struct raw *r, const void *src, size_t len, bool pause)
+{
+    while (r->pos - r->peer > r->mask) {
+        r->peer = __atomic_load_n(&r->h->tail, __ATOMIC_ACQUIRE);
+        if (pause && r->pos - r->peer > r->mask)
+            relax();
+    }
+    memcpy(r->h->data + (r->pos & r->mask) * r->slot, src, len);
+    __atomic_store_n(&r->h->head, ++r->pos, __ATOMIC_RELEASE);
+}
+
+static inline void raw_recv(struct raw *r, void *dst, size_t len, bool pause)
+{
+    while (r->pos == r->peer) {
+        r->peer = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE);
+        if (pause && r->pos == r->peer)
+            relax();
+    }
+    memcpy(dst, r->h->data + (r->pos & r->mask) * r->slot, len);
+    __atomic_store_n(&r->h->tail, ++r->pos, __ATOMIC_RELEASE);
+}
+
+/* ---- shm.rtt -------------------------------------------------------------------- */
+
+enum impl { IMPL_AXLE, IMPL_RAW, IMPL_CACHELINE };
+
+static double lat[RTT_ROUNDS];
+static unsigned char ping_buf[65536], pong_buf[65536];
+
+static inline int axle_send_spin(axle_ring *r, const void *p, size_t len)
+{
+    int rc;
+    while ((rc = axle_ring_send_nowait(r, p, len)) == -EAGAIN)
+        ;
+    return rc;
+}
+
+static inline int axle_recv_spin(axle_ring *r, void *p, size_t cap)
+{
+    int rc;
+    size_t len;
+    while ((rc = axle_ring_recv_nowait(r, p, cap, &len)) == -EAGAIN)
+        ;
+    return rc;
+}
+
+/* One ping-pong measurement of impl at size: reps × p50/p99/p999. */
+static int rtt_measure(enum impl impl, size_t size, double *p50, double *p99, double *p999)
+{
+    int rounds = (int)bench_iters(RTT_ROUNDS);
+    if (rounds < 1000)
+        rounds = 1000;
+    long total = (long)(rounds / 4 + rounds * bench_reps()); /* warm-up + reps */
+    pid_t me = getpid();
+    char kping[64], kpong[64];
+    key_of(kping, sizeof kping, "ping");
+    key_of(kpong, sizeof kpong, "pong");
+
+    axle_ring *aping = NULL, *apong = NULL; /* parent: producer of ping, consumer of pong */
+    struct raw rping, rpong;
+    uint64_t *line = NULL;
+    int rc = 0;
+    if (impl == IMPL_AXLE) {
+        if ((rc = axle_ring_create(&aping, kping, SMALL_CAP, AXLE_RING_PRODUCER)) < 0)
+            return rc;
+        if ((rc = axle_ring_create(&apong, kpong, SMALL_CAP, AXLE_RING_CONSUMER)) < 0) {
+            axle_ring_close(aping);
+            return rc;
+        }
+    } else if (impl == IMPL_RAW) {
+        if ((rc = raw_open(&rping, SMALL_CAP, size)) < 0)
+            return rc;
+        if ((rc = raw_open(&rpong, SMALL_CAP, size)) < 0) {
+            raw_close(&rping);
+            return rc;
+        }
+    } else if (!(line = shared_map(4096))) {
+        return -ENOMEM;
+    }
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        child_start();
+        if (impl == IMPL_AXLE) {
+            axle_ring *in, *out;
+            if (axle_ring_attach(&in, kping, me, AXLE_RING_CONSUMER) < 0 ||
+                axle_ring_attach(&out, kpong, me, AXLE_RING_PRODUCER) < 0)
+                _exit(2);
+            for (long i = 0; i < total; i++) {
+                size_t len;
+                int e;
+                while ((e = axle_ring_recv_nowait(in, pong_buf, sizeof pong_buf, &len)) == -EAGAIN)
+                    ;
+                if (e < 0 || axle_send_spin(out, pong_buf, len) < 0)
+                    _exit(3);
+            }
+            _exit(0); /* the parent owns (and unlinks) both segments */
+        } else if (impl == IMPL_RAW) {
+            /* The child is the consumer of ping and the producer of pong. */
+            rping.pos = rping.peer = 0, rpong.pos = rpong.peer = 0;
+            for (long i = 0; i < total; i++) {
+                raw_recv(&rping, pong_buf, size, false);
+                raw_send(&rpong, pong_buf, size, false);
+            }
+            _exit(0);
+        } else {
+            for (uint64_t i = 0; i < (uint64_t)total; i++) {
+                while (__atomic_load_n(line, __ATOMIC_ACQUIRE) != 2 * i + 1)
+                    ;
+                __atomic_store_n(line, 2 * i + 2, __ATOMIC_RELEASE);
+            }
+            _exit(0);
+        }
+    }
+
+    uint64_t seq = 0;
+    for (int rep = -1; rc == 0 && rep < bench_reps(); rep++) { /* rep -1: warm-up */
+        int n = rep < 0 ? rounds / 4 : rounds;
+        for (int i = 0; i < n; i++) {
+            int64_t t0 = bench_now();
+            if (impl == IMPL_AXLE) {
+                if ((rc = axle_send_spin(aping, ping_buf, size)) < 0 ||
+                    (rc = axle_recv_spin(apong, ping_buf, sizeof ping_buf)) < 0)
+                    break;
+            } else if (impl == IMPL_RAW) {
+                raw_send(&rping, ping_buf, size, false);
+                raw_recv(&rpong, ping_buf, size, false);
+            } else {
+                __atomic_store_n(line, ++seq, __ATOMIC_RELEASE);
+                ++seq;
+                while (__atomic_load_n(line, __ATOMIC_ACQUIRE) != seq)
+                    ;
+            }
+            lat[i] = (double)(bench_now() - t0);
+        }
+        if (rc == 0 && rep >= 0) {
+            p50[rep] = bench_quantile(lat, n, 0.50);
+            p99[rep] = bench_quantile(lat, n, 0.99);
+            p999[rep] = bench_quantile(lat, n, 0.999);
+        }
+    }
+    rc = reap(pid, rc);
+out:
+    if (impl == IMPL_AXLE) {
+        axle_ring_close(aping);
+        axle_ring_close(apong);
+    } else if (impl == IMPL_RAW) {
+        raw_close(&rping);
+        raw_close(&rpong);
+    } else {
+        munmap(line, 4096);
+    }
+    return rc;
+}
+
+static const char *const impl_names[] = {"axle", "raw_ring", "cacheline"};
+
+static int run_rtt(void)
+{
+    static const int sizes[] = {8, 64, 1024};
+    const char *sc = "shm.rtt";
+    int n = bench_reps();
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int size = sizes[k];
+        double med[3];
+        /* The floor first, axle, the raw ring, then the floor again to see drift. */
+        static const enum impl order[] = {IMPL_CACHELINE, IMPL_AXLE, IMPL_RAW};
+        for (size_t j = 0; j < 3; j++) {
+            enum impl im = order[j];
+            double a[BENCH_MAX_REPS], b[BENCH_MAX_REPS], c[BENCH_MAX_REPS];
+            int rc = rtt_measure(im, (size_t)size, a, b, c);
+            if (rc < 0)
+                return rc;
+            double first = a[0], last = a[n - 1];
+            med[im] = bench_measure(sc, size, impl_names[im], "p50_ns", a, n);
+            bench_measure(sc, size, impl_names[im], "p99_ns", b, n);
+            bench_measure(sc, size, impl_names[im], "p999_ns", c, n);
+            if (im == IMPL_CACHELINE && (last > first * 1.1 || last < first / 1.1))
+                fprintf(stderr, "axle-bench: shm.rtt %d: noisy (cacheline p50 %.0f -> %.0f ns)\n",
+                        size, first, last);
+        }
+        bench_compare(sc, size, "axle", "cacheline", "ratio", med[IMPL_AXLE] / med[IMPL_CACHELINE]);
+        bench_compare(sc, size, "axle", "raw_ring", "ratio", med[IMPL_AXLE] / med[IMPL_RAW]);
+    }
+    return 0;
+}
+
+/* ---- shm.thr / shm.thr.zc ------------------------------------------------------- */
+
+enum thr_mode { THR_AXLE, THR_RAW, THR_ZC, THR_COPY_WORK };
+
+static uint64_t thr_count(size_t size)
+{
+    uint64_t n = ((uint64_t)256 << 20) / size;
+    if (n > 2000000)
+        n = 2000000;
+    n = bench_iters(n);
+    return n < 64 ? 64 : n;
+}
+
+static volatile uint64_t sink;
+
+/* Read the payload: one 8-byte load per cache line. */
+static inline uint64_t touch(const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    uint64_t s = 0;
+    for (size_t o = 0; o + 8 <= len; o += 64) {
+        uint64_t v;
+        memcpy(&v, b + o, 8);
+        s += v;
+    }
+    return s;
+}
+
+/* Stream n records per repetition of size bytes, child → parent; samples[r]
+ * = records per second of repetition r. */
+static int thr_measure(enum thr_mode mode, size_t size, double *rate)
+{
+    uint64_t n = thr_count(size);
+    uint64_t total = n / 4 + n * (uint64_t)bench_reps();
+    size_t cap = cap_for(size);
+    pid_t me = getpid();
+    char key[64];
+    key_of(key, sizeof key, "thr");
+    unsigned char *src = malloc(size), *dst = malloc(size);
+    if (!src || !dst) {
+        free(src), free(dst);
+        return -ENOMEM;
+    }
+    memset(src, 0x5a, size);
+    memset(dst, 0, size);
+
+    axle_ring *cons = NULL;
+    struct raw raw;
+    int rc;
+    if (mode == THR_RAW)
+        rc = raw_open(&raw, cap, size);
+    else
+        rc = axle_ring_create(&cons, key, cap, AXLE_RING_CONSUMER);
+    if (rc < 0) {
+        free(src), free(dst);
+        return rc;
+    }
+    if (cons)
+        axle_ring_set_spin(cons, SPIN_NEVER_PARK);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        child_start();
+        if (mode == THR_RAW) {
+            for (uint64_t i = 0; i < total; i++)
+                raw_send(&raw, src, size, true);
+            _exit(0);
+        }
+        axle_ring *prod;
+        if (axle_ring_attach(&prod, key, me, AXLE_RING_PRODUCER) < 0)
+            _exit(2);
+        axle_ring_set_spin(prod, SPIN_NEVER_PARK);
+        for (uint64_t i = 0; i < total; i++) {
+            int e;
+            if (mode == THR_ZC) {
+                void *buf;
+                if ((e = axle_ring_reserve(prod, size, &buf, CHILD_TIMEOUT_NS)) == 0) {
+                    memset(buf, (int)i, size);
+                    e = axle_ring_commit(prod);
+                }
+            } else {
+                if (mode == THR_COPY_WORK)
+                    memset(src, (int)i, size);
+                e = axle_ring_send(prod, src, size, CHILD_TIMEOUT_NS);
+            }
+            if (e < 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+
+    int64_t t0 = 0;
+    uint64_t s = 0;
+    for (int rep = -1; rc == 0 && rep < bench_reps(); rep++) { /* rep -1: warm-up */
+        uint64_t cnt = rep < 0 ? n / 4 : n;
+        for (uint64_t i = 0; i < cnt; i++) {
+            size_t len;
+            if (mode == THR_RAW) {
+                raw_recv(&raw, dst, size, true);
+            } else if (mode == THR_ZC) {
+                const void *p;
+                if ((rc = axle_ring_peek(cons, &p, &len, CHILD_TIMEOUT_NS)) < 0)
+                    break;
+                s += touch(p, len);
+                if ((rc = axle_ring_release(cons)) < 0)
+                    break;
+            } else {
+                if ((rc = axle_ring_recv(cons, dst, size, &len, CHILD_TIMEOUT_NS)) < 0)
+                    break;
+                if (mode == THR_COPY_WORK)
+                    s += touch(dst, len);
+            }
+        }
+        int64_t t1 = bench_now();
+        if (rc == 0 && rep >= 0)
+            rate[rep] = (double)cnt * 1e9 / (double)(t1 - t0);
+        t0 = t1;
+    }
+    sink = s;
+    rc = reap(pid, rc);
+out:
+    if (mode == THR_RAW)
+        raw_close(&raw);
+    else
+        axle_ring_close(cons);
+    free(src), free(dst);
+    return rc;
+}
+
+struct memcpy_arg {
+    unsigned char *src, *dst;
+    size_t size;
+};
+
+static int memcpy_round(void *arg, uint64_t n)
+{
+    struct memcpy_arg *m = arg;
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(m->dst, m->src, m->size);
+        __asm__ volatile("" ::"r"(m->dst) : "memory");
+    }
+    return 0;
+}
+
+/* Report msgs_per_s and bytes_per_s of rates; return the msgs/s median. */
+static double report_rate(const char *sc, int size, const char *impl, const double *rate)
+{
+    int n = bench_reps();
+    double m[BENCH_MAX_REPS], b[BENCH_MAX_REPS];
+    for (int i = 0; i < n; i++)
+        m[i] = rate[i], b[i] = rate[i] * size;
+    double med = bench_measure(sc, size, impl, "msgs_per_s", m, n);
+    bench_measure(sc, size, impl, "bytes_per_s", b, n);
+    return med;
+}
+
+static int run_thr(void)
+{
+    static const int sizes[] = {8, 64, 1024, 65536};
+    const char *sc = "shm.thr";
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int size = sizes[k];
+        double r[BENCH_MAX_REPS];
+        int rc = thr_measure(THR_AXLE, (size_t)size, r);
+        if (rc < 0)
+            return rc;
+        double ax = report_rate(sc, size, "axle", r);
+        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
+            return rc;
+        double raw = report_rate(sc, size, "raw_ring", r);
+        bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
+        if (size >= 65536) {
+            struct memcpy_arg m = {malloc((size_t)size), malloc((size_t)size), (size_t)size};
+            if (!m.src || !m.dst) {
+                free(m.src), free(m.dst);
+                return -ENOMEM;
+            }
+            memset(m.src, 1, (size_t)size);
+            memset(m.dst, 0, (size_t)size);
+            double ns[BENCH_MAX_REPS];
+            bench_series(memcpy_round, &m, thr_count((size_t)size), 1, ns);
+            free(m.src), free(m.dst);
+            for (int i = 0; i < bench_reps(); i++)
+                r[i] = 1e9 / ns[i];
+            double mc = report_rate(sc, size, "memcpy", r);
+            bench_compare(sc, size, "axle", "memcpy", "speedup", ax / mc);
+        }
+    }
+    return 0;
+}
+
+static int run_thr_zc(void)
+{
+    static const int sizes[] = {65536, 1 << 20};
+    const char *sc = "shm.thr.zc";
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int size = sizes[k];
+        if ((size_t)size > BIG_CAP - 8) {
+            bench_skip(sc, "axle", "record larger than the ring's largest record");
+            continue;
+        }
+        double r[BENCH_MAX_REPS];
+        int rc = thr_measure(THR_ZC, (size_t)size, r);
+        if (rc < 0)
+            return rc;
+        double zc = report_rate(sc, size, "axle", r);
+        if ((rc = thr_measure(THR_COPY_WORK, (size_t)size, r)) < 0)
+            return rc;
+        double cp = report_rate(sc, size, "axle_copy", r);
+        bench_compare(sc, size, "axle", "axle_copy", "speedup", zc / cp);
+    }
+    return 0;
+}
+
+const bench_scenario bench_shm_scenarios[] = {
+    {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache-line and raw ring",
+     run_rtt},
+    {"shm.thr", "one-way stream over an axle shm ring (send/recv), vs raw ring and memcpy",
+     run_thr},
+    {"shm.thr.zc", "the same stream zero-copy (reserve/commit, peek/release), vs copying",
+     run_thr_zc},
+    {0},
+};
