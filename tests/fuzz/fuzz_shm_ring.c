@@ -1,0 +1,88 @@
+/*
+ * tests/fuzz/fuzz_shm_ring.c — a ring segment written by a hostile peer.
+ *
+ * Everything in a shared segment is untrusted input: a consumer attaching
+ * a ring, and every peek afterwards, must turn any bytes into 0, -EAGAIN,
+ * -EBUSY or -AXLE_ESHMCORRUPT, never an out-of-bounds access. The input is
+ * the segment's bytes: the first input byte picks a mode (bit 0: restore a
+ * valid header first, so the fuzzer explores cursors and records rather
+ * than only the header checks; bit 1: free the consumer end), the rest is
+ * copied over the segment. Then a consumer attaches and drains it with
+ * peek/release, at most a bounded number of records.
+ *
+ * The producer end owns the segment for the whole run and is closed (the
+ * segment unlinked) at exit, so a corpus replay leaves /dev/shm clean.
+ */
+#include "fuzz.h"
+
+#include <axle/shm.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { CAP = 1024, HDR_KEEP = 32, PIDS_AT = 24 };
+
+static axle_ring *producer;
+static axle_shm *raw; /* the same segment, to write the input over */
+static unsigned char valid_header[HDR_KEEP];
+static char key[64];
+
+static void teardown(void)
+{
+    axle_shm_close(raw);
+    axle_ring_close(producer);
+}
+
+static void setup(void)
+{
+    snprintf(key, sizeof key, "fuzz-ring-%d", (int)getpid());
+    if (axle_ring_create(&producer, key, CAP, AXLE_RING_PRODUCER) < 0 ||
+        axle_shm_attach(&raw, key, getpid()) < 0)
+        abort();
+    memcpy(valid_header, axle_shm_base(raw), HDR_KEEP);
+    atexit(teardown);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!producer)
+        setup();
+    if (size < 1)
+        return 0;
+    unsigned mode = data[0];
+    data++, size--;
+    unsigned char *seg = axle_shm_base(raw);
+    size_t len = axle_shm_size(raw);
+    memset(seg + HDR_KEEP, 0, len - HDR_KEEP);
+    memcpy(seg, data, size < len ? size : len);
+    if (mode & 1)
+        memcpy(seg, valid_header, HDR_KEEP);
+    if (mode & 2)
+        memset(seg + PIDS_AT + 4, 0, 4); /* the consumer end is free */
+    axle_ring *c;
+    int rc = axle_ring_attach(&c, key, getpid(), AXLE_RING_CONSUMER);
+    if (rc == 0) {
+        for (int i = 0; i < 4 * CAP; i++) {
+            const void *buf;
+            size_t n;
+            rc = axle_ring_peek_nowait(c, &buf, &n);
+            if (rc < 0)
+                break;
+            if (n > axle_ring_max_record(c))
+                abort(); /* a record longer than the ring can hold */
+            volatile unsigned char sink = 0;
+            for (size_t k = 0; k < n; k++)
+                sink ^= ((const unsigned char *)buf)[k]; /* touch every byte */
+            (void)sink;
+            if (axle_ring_release(c) < 0)
+                break;
+        }
+        axle_ring_close(c);
+    }
+    if (rc != 0 && rc != -EAGAIN && rc != -EBUSY && rc != -AXLE_ESHMCORRUPT && rc != -EINVAL &&
+        rc != -EPERM)
+        abort(); /* an error nobody documented */
+    return 0;
+}
