@@ -80,12 +80,14 @@ struct axle_ring {
     uint64_t cached_tail;  /* last validated tail; Invariant: head - cached_tail <= cap */
     uint64_t reserved;     /* bytes of the open reservation (header included), 0: none */
     uint32_t reserved_len; /* its payload length */
+    uint64_t pub_head;     /* head as last published; < head while commits are deferred */
     /* Consumer side. */
     uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
     uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
     uint64_t peeked;      /* bytes of the peeked record (header included), 0: none */
     const void *peek_buf; /* its payload */
     size_t peek_len;      /* its payload length */
+    uint64_t pub_tail;    /* tail as last published; < tail while releases are deferred */
 };
 
 static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
@@ -214,8 +216,8 @@ int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_ro
     uint64_t tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
     if ((head & 7) || (tail & 7) || head - tail > cap)
         goto out_free;
-    r->head = r->cached_head = head;
-    r->tail = r->cached_tail = tail;
+    r->head = r->cached_head = r->pub_head = head;
+    r->tail = r->cached_tail = r->pub_tail = tail;
     rc = claim(r, role);
     if (rc < 0)
         goto out_free;
@@ -233,6 +235,7 @@ void axle_ring_close(axle_ring *r)
 {
     if (!r)
         return;
+    axle_ring_flush(r); /* nothing committed or released is left unpublished */
     int32_t *slot = r->role == AXLE_RING_PRODUCER ? &r->hdr->producer_pid : &r->hdr->consumer_pid;
     int32_t expect = (int32_t)r->pid;
     /* release; pairs with the acq_rel CAS in claim. Only if still ours. */
@@ -352,6 +355,7 @@ static void rec_write(axle_ring *r, uint64_t pos, uint32_t len, uint32_t type)
 
 static void publish_head(axle_ring *r)
 {
+    r->pub_head = r->head;
     /* release; pairs with the acquire load of head in fetch_head. */
     __atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELEASE);
     wake_peer(&r->hdr->reader_parked);
@@ -380,8 +384,14 @@ static int reserve_try(axle_ring *r, void *arg)
         pos = 0;
     }
     ok = room(r, total);
-    if (ok <= 0)
-        return ok < 0 ? ok : -EAGAIN;
+    if (ok < 0)
+        return ok;
+    if (ok == 0) {
+        /* Full: deferred commits go out now, or a waiting consumer never sees them. */
+        if (r->pub_head != r->head)
+            publish_head(r);
+        return -EAGAIN;
+    }
     r->reserved = total;
     r->reserved_len = (uint32_t)a->len;
     *a->buf = r->data + pos + sizeof(axle__ring_rec);
@@ -417,7 +427,7 @@ int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf)
     return reserve_try(r, &a);
 }
 
-int axle_ring_commit(axle_ring *r)
+static int commit(axle_ring *r, bool publish)
 {
     if (r->role != AXLE_RING_PRODUCER)
         return -EPERM;
@@ -426,8 +436,22 @@ int axle_ring_commit(axle_ring *r)
     rec_write(r, r->head & r->mask, r->reserved_len, AXLE__REC_DATA);
     r->head += r->reserved;
     r->reserved = 0;
-    publish_head(r);
+    if (publish)
+        publish_head(r);
     return 0;
+}
+
+static void publish_tail(axle_ring *r);
+
+int axle_ring_commit(axle_ring *r) { return commit(r, true); }
+int axle_ring_commit_deferred(axle_ring *r) { return commit(r, false); }
+
+void axle_ring_flush(axle_ring *r)
+{
+    if (r->role == AXLE_RING_PRODUCER && r->pub_head != r->head)
+        publish_head(r);
+    else if (r->role == AXLE_RING_CONSUMER && r->pub_tail != r->tail)
+        publish_tail(r);
 }
 
 int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns)
@@ -471,6 +495,7 @@ static int64_t fetch_head(axle_ring *r)
 
 static void publish_tail(axle_ring *r)
 {
+    r->pub_tail = r->tail;
     /* release; pairs with the acquire load of tail in room. */
     __atomic_store_n(&r->hdr->tail, r->tail, __ATOMIC_RELEASE);
     wake_peer(&r->hdr->writer_parked);
@@ -485,8 +510,12 @@ static int peek_try(axle_ring *r, void *arg)
         int64_t avail = fetch_head(r);
         if (avail < 0)
             return (int)avail;
-        if (avail == 0)
+        if (avail == 0) {
+            /* Empty: deferred releases go out now, or a full producer never sees them. */
+            if (r->pub_tail != r->tail)
+                publish_tail(r);
             return -EAGAIN;
+        }
         uint64_t pos = r->tail & r->mask;
         uint64_t to_end = r->cap - pos;
         const axle__ring_rec *rec = (const axle__ring_rec *)(r->data + pos);
@@ -535,7 +564,7 @@ int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len)
     return 0;
 }
 
-int axle_ring_release(axle_ring *r)
+static int release(axle_ring *r, bool publish)
 {
     if (r->role != AXLE_RING_CONSUMER)
         return -EPERM;
@@ -543,9 +572,13 @@ int axle_ring_release(axle_ring *r)
         return -EINVAL;
     r->tail += r->peeked;
     r->peeked = 0;
-    publish_tail(r);
+    if (publish)
+        publish_tail(r);
     return 0;
 }
+
+int axle_ring_release(axle_ring *r) { return release(r, true); }
+int axle_ring_release_deferred(axle_ring *r) { return release(r, false); }
 
 static int copy_out(axle_ring *r, const void *src, size_t n, void *buf, size_t cap, size_t *len)
 {

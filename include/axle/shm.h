@@ -221,6 +221,21 @@ AXLE_API int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len);
 AXLE_API int axle_ring_release(axle_ring *r);
 
 /*
+ * Batching. axle_ring_commit_deferred is axle_ring_commit without making
+ * the record visible: it is published by the next axle_ring_commit or
+ * axle_ring_flush, by axle_ring_close, or as soon as the ring is full (a
+ * reserve that finds no room publishes first, so a waiting consumer never
+ * misses them). axle_ring_release_deferred and axle_ring_flush do the same
+ * for the consumer's releases (published at the latest when the ring is
+ * empty). A batch of records thus costs one cursor store and one wake-up
+ * check instead of one per record. Errors as axle_ring_commit /
+ * axle_ring_release. axle_ring_flush never blocks and never fails.
+ */
+AXLE_API int axle_ring_commit_deferred(axle_ring *r);
+AXLE_API int axle_ring_release_deferred(axle_ring *r);
+AXLE_API void axle_ring_flush(axle_ring *r);
+
+/*
  * axle_ring_send — producer: copy len bytes from data into one record.
  *   data: borrows (may be NULL when len is 0).
  * Returns: 0.  Errors: those of axle_ring_reserve (_nowait: -EAGAIN).

@@ -543,6 +543,65 @@ START_TEST(ring_parked_send_wakes_when_other_process_receives)
 }
 END_TEST
 
+/* ------------------------------------------------------------ batching */
+
+START_TEST(ring_deferred_commits_are_invisible_until_flushed)
+{
+    axle_ring *p, *c;
+    pair_open("batch", 4096, &p, &c);
+    void *buf;
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(axle_ring_reserve_nowait(p, 4, &buf), 0);
+        memcpy(buf, &i, 4);
+        ck_assert_int_eq(axle_ring_commit_deferred(p), 0);
+    }
+    const void *rb;
+    size_t n;
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &rb, &n), -EAGAIN);
+    axle_ring_flush(p);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(axle_ring_peek_nowait(c, &rb, &n), 0);
+        ck_assert_uint_eq(n, 4);
+        ck_assert_mem_eq(rb, &i, 4);
+        ck_assert_int_eq(axle_ring_release_deferred(c), 0);
+    }
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &rb, &n), -EAGAIN);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* A full ring publishes deferred commits; an empty one deferred releases. */
+START_TEST(ring_deferred_work_is_published_when_it_would_block)
+{
+    axle_ring *p, *c;
+    pair_open("batchfull", 256, &p, &c);
+    void *buf;
+    int sent = 0;
+    while (axle_ring_reserve_nowait(p, 8, &buf) == 0) {
+        memcpy(buf, &sent, sizeof sent);
+        ck_assert_int_eq(axle_ring_commit_deferred(p), 0);
+        sent++;
+    }
+    ck_assert_int_eq(sent, 256 / 16); /* 8-byte header + 8 bytes each */
+    /* The failed reserve published them all. */
+    const void *rb;
+    size_t n;
+    int got = 0;
+    while (axle_ring_peek_nowait(c, &rb, &n) == 0) {
+        ck_assert_mem_eq(rb, &got, sizeof got);
+        ck_assert_int_eq(axle_ring_release_deferred(c), 0);
+        got++;
+    }
+    ck_assert_int_eq(got, sent);
+    /* The peek that found the ring empty published the releases: room again. */
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &buf), 0);
+    ck_assert_int_eq(axle_ring_commit(p), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* ------------------------------------------------------- inside a task */
 
 struct in_task {
@@ -640,6 +699,8 @@ static Suite *shm_suite(void)
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
              ring_timeout_is_etimedout);
+    ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
+             ring_deferred_work_is_published_when_it_would_block);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
              ring_recv_in_a_task_is_cancellable);
     ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
