@@ -317,7 +317,8 @@ static int run_rtt(void)
 
 /* ---- shm.thr / shm.thr.zc ------------------------------------------------------- */
 
-enum thr_mode { THR_AXLE, THR_RAW, THR_ZC, THR_COPY_WORK };
+enum thr_mode { THR_AXLE, THR_RAW, THR_ZC, THR_COPY_WORK, THR_BATCH };
+enum { BATCH = 32 }; /* records per published batch in shm.thr.batch */
 
 static uint64_t thr_count(size_t size)
 {
@@ -399,6 +400,14 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
                     memset(buf, (int)i, size);
                     e = axle_ring_commit(prod);
                 }
+            } else if (mode == THR_BATCH) {
+                void *buf;
+                if ((e = axle_ring_reserve(prod, size, &buf, CHILD_TIMEOUT_NS)) == 0) {
+                    memcpy(buf, src, size);
+                    e = axle_ring_commit_deferred(prod);
+                    if (i % BATCH == BATCH - 1)
+                        axle_ring_flush(prod);
+                }
             } else {
                 if (mode == THR_COPY_WORK)
                     memset(src, (int)i, size);
@@ -407,6 +416,7 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
             if (e < 0)
                 _exit(3);
         }
+        axle_ring_flush(prod);
         _exit(0);
     }
 
@@ -425,6 +435,15 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
                 s += touch(p, len);
                 if ((rc = axle_ring_release(cons)) < 0)
                     break;
+            } else if (mode == THR_BATCH) {
+                const void *p;
+                if ((rc = axle_ring_peek(cons, &p, &len, CHILD_TIMEOUT_NS)) < 0)
+                    break;
+                memcpy(dst, p, len);
+                if ((rc = axle_ring_release_deferred(cons)) < 0)
+                    break;
+                if (i % BATCH == BATCH - 1)
+                    axle_ring_flush(cons);
             } else {
                 if ((rc = axle_ring_recv(cons, dst, size, &len, CHILD_TIMEOUT_NS)) < 0)
                     break;
@@ -533,6 +552,26 @@ static int run_thr_zc(void)
     return 0;
 }
 
+/* The same stream, batched: commits and releases deferred, published every BATCH records. */
+static int run_thr_batch(void)
+{
+    static const int sizes[] = {8, 64};
+    const char *sc = "shm.thr.batch";
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int size = sizes[k];
+        double r[BENCH_MAX_REPS];
+        int rc = thr_measure(THR_BATCH, (size_t)size, r);
+        if (rc < 0)
+            return rc;
+        double ax = report_rate(sc, size, "axle", r);
+        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
+            return rc;
+        double raw = report_rate(sc, size, "raw_ring", r);
+        bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
+    }
+    return 0;
+}
+
 const bench_scenario bench_shm_scenarios[] = {
     {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache-line and raw ring",
      run_rtt},
@@ -540,5 +579,7 @@ const bench_scenario bench_shm_scenarios[] = {
      run_thr},
     {"shm.thr.zc", "the same stream zero-copy (reserve/commit, peek/release), vs copying",
      run_thr_zc},
+    {"shm.thr.batch", "the stream with deferred commits/releases, published every 32 records",
+     run_thr_batch},
     {0},
 };
