@@ -31,8 +31,8 @@
  * costs no syscall and a stale FUTEX_WAIT on a cleared word returns EAGAIN.
  *
  * Ends are claimed with a CAS of the pid slot from 0; a second claimant
- * gets -EBUSY; close stores 0 back (a dead holder's end stays claimed until
- * a later slice handles dead peers).
+ * gets -EBUSY while the holder lives; close stores 0 back, and the end of a
+ * holder that died without closing is taken over (a CAS from its pid).
  *
  * Barrier table (every atomic and its partner):
  *   what                              order     pairs with
@@ -57,6 +57,7 @@
 #include <axle/shm.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,17 @@ static int claim(axle_ring *r, axle_ring_role role)
     int32_t expect = 0;
     /* acq_rel; pairs with the release store of 0 in axle_ring_close. */
     if (!__atomic_compare_exchange_n(slot, &expect, (int32_t)r->pid, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE))
-        return -EBUSY;
+                                     __ATOMIC_ACQUIRE)) {
+        /*
+         * Held. By a process that died without closing it? Then the end is
+         * free to take over (the CAS from that very pid rules out a race
+         * with another taker). A live holder keeps it: -EBUSY.
+         */
+        if (expect <= 0 || expect == (int32_t)r->pid || kill(expect, 0) == 0 || errno != ESRCH ||
+            !__atomic_compare_exchange_n(slot, &expect, (int32_t)r->pid, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            return -EBUSY;
+    }
     r->role = role;
     return 0;
 }

@@ -146,7 +146,8 @@ AXLE_API int axle_ring_create(axle_ring **out, const char *key, size_t capacity,
  *   -EAGAIN the creator has not finished initialising it;
  *   -AXLE_ESHMCORRUPT bad magic, version, layout size, capacity, sizes that
  *   disagree with the segment's, or cursors out of range;
- *   -EBUSY that end is already held; -ENOMEM; errors of axle_shm_attach.
+ *   -EBUSY that end is held by a live process (the end of a holder that died
+ *   without closing it is taken over); -ENOMEM; errors of axle_shm_attach.
  * Checkpoint: no.
  */
 AXLE_API int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role);

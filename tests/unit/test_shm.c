@@ -543,6 +543,30 @@ START_TEST(ring_parked_send_wakes_when_other_process_receives)
 }
 END_TEST
 
+/* An end whose holder died without closing it can be taken over. */
+START_TEST(ring_end_of_a_dead_holder_is_reclaimed)
+{
+    axle_ring *p;
+    ck_assert_int_eq(axle_ring_create(&p, "deadend", 1024, AXLE_RING_PRODUCER), 0);
+    pid_t me = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *c;
+        _exit(axle_ring_attach(&c, "deadend", me, AXLE_RING_CONSUMER) == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    axle_ring *c, *c2;
+    ck_assert_int_eq(axle_ring_attach(&c, "deadend", me, AXLE_RING_CONSUMER), 0);
+    /* while we hold it, it is ours: -EBUSY for anyone else */
+    ck_assert_int_eq(axle_ring_attach(&c2, "deadend", me, AXLE_RING_CONSUMER), -EBUSY);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------ batching */
 
 START_TEST(ring_deferred_commits_are_invisible_until_flushed)
@@ -699,6 +723,7 @@ static Suite *shm_suite(void)
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
              ring_timeout_is_etimedout);
+    ADD_CASE(s, "ring_dead_end", 10, ring_end_of_a_dead_holder_is_reclaimed);
     ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
              ring_deferred_work_is_published_when_it_would_block);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
