@@ -67,6 +67,13 @@
 
 #include "ring_layout.h"
 
+/* A record the drain policy keeps locally until the ring has room. */
+struct queued {
+    struct queued *next;
+    size_t len;
+    unsigned char data[]; /* len bytes */
+};
+
 struct axle_ring {
     axle_shm *shm;       /* the segment (owned) */
     axle__ring_hdr *hdr; /* its first byte */
@@ -77,11 +84,16 @@ struct axle_ring {
     pid_t pid;           /* the pid written into that end's slot */
     unsigned spin;       /* busy-wait iterations before parking */
     /* Producer side. */
-    uint64_t head;         /* own cursor, authoritative; Invariant: multiple of 8 */
-    uint64_t cached_tail;  /* last validated tail; Invariant: head - cached_tail <= cap */
-    uint64_t reserved;     /* bytes of the open reservation (header included), 0: none */
-    uint32_t reserved_len; /* its payload length */
-    uint64_t pub_head;     /* head as last published; < head while commits are deferred */
+    uint64_t head;                  /* own cursor, authoritative; Invariant: multiple of 8 */
+    uint64_t cached_tail;           /* last validated tail; Invariant: head - cached_tail <= cap */
+    uint64_t reserved;              /* bytes of the open reservation (header included), 0: none */
+    uint32_t reserved_len;          /* its payload length */
+    uint64_t pub_head;              /* head as last published; < head while commits are deferred */
+    axle_overrun overrun;           /* what send does when the ring is full */
+    struct queued *q_head, *q_tail; /* drain: records waiting for room, FIFO (owned) */
+    size_t q_bytes;                 /* their payload bytes; Invariant: <= q_max */
+    size_t q_count;                 /* how many */
+    size_t q_max;                   /* drain bound in payload bytes */
     /* Consumer side. */
     uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
     uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
@@ -245,6 +257,13 @@ void axle_ring_close(axle_ring *r)
 {
     if (!r)
         return;
+    if (r->role == AXLE_RING_PRODUCER)
+        axle_ring_drain(r); /* what still does not fit is dropped: see the header */
+    while (r->q_head) {
+        struct queued *q = r->q_head;
+        r->q_head = q->next;
+        free(q);
+    }
     axle_ring_flush(r); /* nothing committed or released is left unpublished */
     int32_t *slot = r->role == AXLE_RING_PRODUCER ? &r->hdr->producer_pid : &r->hdr->consumer_pid;
     int32_t expect = (int32_t)r->pid;
@@ -464,10 +483,98 @@ void axle_ring_flush(axle_ring *r)
         publish_tail(r);
 }
 
-int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns)
+/* Copy one record in if it fits now; -EAGAIN if not. */
+static int send_now(axle_ring *r, const void *data, size_t len)
 {
     void *buf;
-    int rc = axle_ring_reserve(r, len, &buf, timeout_ns);
+    int rc = axle_ring_reserve_nowait(r, len, &buf);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(buf, data, len);
+    return axle_ring_commit(r);
+}
+
+int axle_ring_drain(axle_ring *r)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    while (r->q_head) {
+        struct queued *q = r->q_head;
+        int rc = send_now(r, q->data, q->len);
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0)
+            return rc;
+        r->q_head = q->next;
+        if (!r->q_head)
+            r->q_tail = NULL;
+        r->q_bytes -= q->len;
+        r->q_count--;
+        free(q);
+    }
+    return (int)(r->q_count > INT32_MAX ? INT32_MAX : r->q_count);
+}
+
+size_t axle_ring_queued(const axle_ring *r) { return r->q_count; }
+
+int axle_ring_set_overrun(axle_ring *r, axle_overrun policy, size_t drain_max)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    if (policy != AXLE_OVERRUN_BLOCK && policy != AXLE_OVERRUN_ERROR &&
+        policy != AXLE_OVERRUN_DRAIN)
+        return -EINVAL;
+    if (policy != AXLE_OVERRUN_DRAIN && r->q_head)
+        return -EBUSY; /* records are still queued: drain them first */
+    r->overrun = policy;
+    r->q_max = drain_max ? drain_max : AXLE_RING_DRAIN_MAX_DEFAULT;
+    return 0;
+}
+
+/* The drain policy: keep order, queue what does not fit, bounded. */
+static int send_drain(axle_ring *r, const void *data, size_t len)
+{
+    int rc = axle_ring_drain(r);
+    if (rc < 0)
+        return rc;
+    if (!r->q_head) {
+        rc = send_now(r, data, len);
+        if (rc != -EAGAIN)
+            return rc;
+    }
+    if (r->q_bytes + len > r->q_max)
+        return -AXLE_EOVERRUN; /* the bound: nothing lost silently */
+    struct queued *q = malloc(sizeof *q + len);
+    if (!q)
+        return -ENOMEM;
+    q->next = NULL;
+    q->len = len;
+    if (len)
+        memcpy(q->data, data, len);
+    if (r->q_tail)
+        r->q_tail->next = q;
+    else
+        r->q_head = q;
+    r->q_tail = q;
+    r->q_bytes += len;
+    r->q_count++;
+    return 0;
+}
+
+int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns)
+{
+    int rc = reserve_check(r, len);
+    if (rc < 0)
+        return rc;
+    if (r->overrun == AXLE_OVERRUN_ERROR) {
+        rc = send_now(r, data, len);
+        return rc == -EAGAIN ? -AXLE_EOVERRUN : rc;
+    }
+    if (r->overrun == AXLE_OVERRUN_DRAIN)
+        return send_drain(r, data, len);
+    void *buf;
+    rc = axle_ring_reserve(r, len, &buf, timeout_ns);
     if (rc < 0)
         return rc;
     if (len)
@@ -477,13 +584,13 @@ int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_n
 
 int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
 {
-    void *buf;
-    int rc = axle_ring_reserve_nowait(r, len, &buf);
+    int rc = reserve_check(r, len);
     if (rc < 0)
         return rc;
-    if (len)
-        memcpy(buf, data, len);
-    return axle_ring_commit(r);
+    if (r->overrun == AXLE_OVERRUN_DRAIN)
+        return send_drain(r, data, len);
+    rc = send_now(r, data, len);
+    return rc == -EAGAIN && r->overrun == AXLE_OVERRUN_ERROR ? -AXLE_EOVERRUN : rc;
 }
 
 /* --------------------------------------------------------------- consumer */

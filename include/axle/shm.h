@@ -168,6 +168,39 @@ AXLE_API size_t axle_ring_max_record(const axle_ring *r);
  * at once). Per handle. */
 AXLE_API void axle_ring_set_spin(axle_ring *r, unsigned iterations);
 
+/* What axle_ring_send does when the ring has no room (the writer's overrun policy). */
+typedef enum axle_overrun {
+    AXLE_OVERRUN_BLOCK = 0, /* wait for room (back-pressure), up to the timeout: the default */
+    AXLE_OVERRUN_ERROR = 1, /* fail at once with -AXLE_EOVERRUN; nothing is sent */
+    AXLE_OVERRUN_DRAIN = 2  /* keep the record in a local queue, in order, until room
+                               appears; axle_ring_drain (or any later send) pushes it */
+} axle_overrun;
+
+/* Default bound on the drain queue, in payload bytes. */
+#define AXLE_RING_DRAIN_MAX_DEFAULT ((size_t)16 << 20)
+
+/*
+ * axle_ring_set_overrun — the producer's overrun policy for axle_ring_send
+ * and axle_ring_send_nowait (reserve/commit always behave as BLOCK).
+ *   drain_max: DRAIN's bound on queued payload bytes (0: the default);
+ *     past it a send fails with -AXLE_EOVERRUN: nothing is lost silently.
+ * Returns: 0.  Errors: -EPERM not the producer; -EINVAL unknown policy;
+ *   -EBUSY leaving DRAIN while records are still queued.
+ */
+AXLE_API int axle_ring_set_overrun(axle_ring *r, axle_overrun policy, size_t drain_max);
+
+/*
+ * axle_ring_drain — push queued records (DRAIN) into the ring while they
+ * fit, oldest first; never blocks. Call it when the consumer may have made
+ * room (a drainer task or the producer's own loop). Records still queued at
+ * axle_ring_close are dropped: drain to 0 before closing.
+ * Returns: the number of records still queued.
+ * Errors: -EPERM not the producer; -AXLE_ESHMCORRUPT.
+ */
+AXLE_API int axle_ring_drain(axle_ring *r);
+/* Records waiting in the drain queue. */
+AXLE_API size_t axle_ring_queued(const axle_ring *r);
+
 /*
  * axle_ring_reserve — producer: reserve room for a len-byte record and
  * return where to write it; nothing is visible to the consumer until
@@ -209,7 +242,7 @@ AXLE_API int axle_ring_commit(axle_ring *r);
  * Errors: -EPERM not the consumer; -ETIMEDOUT nothing arrived in time (the
  *   _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the producer's cursor or a
  *   record header is out of range.
- * Checkpoint: no.
+ * Checkpoint: as axle_ring_reserve (the blocking form inside an axle task).
  */
 AXLE_API int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_ns);
 AXLE_API int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len);
@@ -239,8 +272,11 @@ AXLE_API void axle_ring_flush(axle_ring *r);
 /*
  * axle_ring_send — producer: copy len bytes from data into one record.
  *   data: borrows (may be NULL when len is 0).
- * Returns: 0.  Errors: those of axle_ring_reserve (_nowait: -EAGAIN).
- * Checkpoint: no.
+ * Returns: 0.  Errors: those of axle_ring_reserve (_nowait: -EAGAIN), and
+ *   under the overrun policy (axle_ring_set_overrun): ERROR gives
+ *   -AXLE_EOVERRUN at once when there is no room; DRAIN queues the record
+ *   (0) and gives -AXLE_EOVERRUN only past its bound.
+ * Checkpoint: as axle_ring_reserve (the blocking form inside an axle task).
  */
 AXLE_API int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_ns);
 AXLE_API int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len);
@@ -251,7 +287,7 @@ AXLE_API int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len);
  * Returns: 0.
  * Errors: those of axle_ring_peek (_nowait: -EAGAIN); -EMSGSIZE the record
  *   is longer than cap: it stays in the ring and *len says its length.
- * Checkpoint: no.
+ * Checkpoint: as axle_ring_reserve (the blocking form inside an axle task).
  */
 AXLE_API int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
 AXLE_API int axle_ring_recv_nowait(axle_ring *r, void *buf, size_t cap, size_t *len);

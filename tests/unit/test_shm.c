@@ -567,6 +567,74 @@ START_TEST(ring_end_of_a_dead_holder_is_reclaimed)
 }
 END_TEST
 
+/* ------------------------------------------------------- overrun policy */
+
+/* Fill the ring with 8-byte records numbered from 0; returns how many fit. */
+static int fill_numbered(axle_ring *p)
+{
+    int i = 0;
+    while (axle_ring_send_nowait(p, &i, sizeof i) == 0)
+        i++;
+    return i;
+}
+
+START_TEST(ring_overrun_error_fails_at_once_and_loses_nothing_sent)
+{
+    axle_ring *p, *c;
+    pair_open("ovr-err", 256, &p, &c);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_ERROR, 0), 0);
+    int sent = 0;
+    int rc;
+    while ((rc = axle_ring_send(p, &sent, sizeof sent, -1)) == 0)
+        sent++;
+    ck_assert_int_eq(rc, -AXLE_EOVERRUN); /* instead of blocking forever */
+    int v;
+    size_t n;
+    for (int i = 0; i < sent; i++) {
+        ck_assert_int_eq(axle_ring_recv_nowait(c, &v, sizeof v, &n), 0);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(axle_ring_recv_nowait(c, &v, sizeof v, &n), -EAGAIN);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_overrun_drain_queues_in_order_and_is_bounded)
+{
+    axle_ring *p, *c;
+    pair_open("ovr-drain", 256, &p, &c);
+    int fit = fill_numbered(p); /* BLOCK's nowait: stops when full */
+    ck_assert_int_gt(fit, 0);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_DRAIN, 10 * sizeof(int)), 0);
+    for (int i = fit; i < fit + 10; i++)
+        ck_assert_int_eq(axle_ring_send(p, &i, sizeof i, -1), 0);
+    ck_assert_uint_eq(axle_ring_queued(p), 10);
+    int over = fit + 10;
+    ck_assert_int_eq(axle_ring_send(p, &over, sizeof over, -1), -AXLE_EOVERRUN); /* the bound */
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_BLOCK, 0), -EBUSY);
+    /* The consumer takes everything, the producer drains as room appears: all in order. */
+    int v, want = 0;
+    size_t n;
+    while (want < fit + 10) {
+        int rc = axle_ring_recv_nowait(c, &v, sizeof v, &n);
+        if (rc == -EAGAIN) {
+            ck_assert_int_ge(axle_ring_drain(p), 0);
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(v, want);
+        want++;
+    }
+    ck_assert_int_eq(axle_ring_drain(p), 0);
+    ck_assert_uint_eq(axle_ring_queued(p), 0);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_BLOCK, 0), 0);
+    ck_assert_int_eq(axle_ring_set_overrun(c, AXLE_OVERRUN_ERROR, 0), -EPERM);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------ batching */
 
 START_TEST(ring_deferred_commits_are_invisible_until_flushed)
@@ -723,6 +791,8 @@ static Suite *shm_suite(void)
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
              ring_timeout_is_etimedout);
+    ADD_CASE(s, "ring_overrun", 10, ring_overrun_error_fails_at_once_and_loses_nothing_sent,
+             ring_overrun_drain_queues_in_order_and_is_bounded);
     ADD_CASE(s, "ring_dead_end", 10, ring_end_of_a_dead_holder_is_reclaimed);
     ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
              ring_deferred_work_is_published_when_it_would_block);
