@@ -313,7 +313,18 @@ void axle__shm_set_park(axle__shm_park_fn fn) { park_hook = fn; }
  * Run try until it stops returning -EAGAIN: spin, then park on word (the
  * waiting side's futex), bounded by timeout_ns (< 0: forever).
  */
-static int ring_wait(axle_ring *r, uint32_t *word, try_fn try, void *arg, int64_t timeout_ns)
+/* Whether the process holding the other end has died (not merely closed it). */
+static bool peer_died(const int32_t *slot)
+{
+    int32_t pid = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* How long one park lasts at most: a peer's death is noticed within it. */
+#define PEER_CHECK_NS (100 * 1000 * 1000LL)
+
+static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn try, void *arg,
+                     int64_t timeout_ns)
 {
     int rc = try(r, arg);
     if (rc != -EAGAIN)
@@ -332,30 +343,33 @@ static int ring_wait(axle_ring *r, uint32_t *word, try_fn try, void *arg, int64_
         /* seq_cst; pairs with the fence in wake_peer after the cursor store. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         rc = try(r, arg);
+        if (rc == -EAGAIN && peer_died(peer))
+            rc = -EOWNERDEAD; /* everything it committed has been taken: try said so */
         if (rc != -EAGAIN) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return rc;
         }
-        struct timespec ts, *tsp = NULL;
-        if (deadline >= 0) {
-            int64_t left = deadline - now_ns();
-            if (left <= 0) {
-                __atomic_store_n(word, 0, __ATOMIC_RELAXED);
-                return -ETIMEDOUT;
-            }
-            ts.tv_sec = left / 1000000000;
-            ts.tv_nsec = left % 1000000000;
-            tsp = &ts;
+        int64_t now = now_ns();
+        if (deadline >= 0 && deadline <= now) {
+            __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+            return -ETIMEDOUT;
         }
-        int prc = park_hook ? park_hook(word, 1, deadline) : 1;
+        /* Park at most PEER_CHECK_NS, so a dead peer is noticed in bounded time. */
+        int64_t until = now + PEER_CHECK_NS;
+        if (deadline >= 0 && deadline < until)
+            until = deadline;
+        int prc = park_hook ? park_hook(word, 1, until) : 1;
         if (prc == -ECANCELED) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return prc;
         }
         /* Shared futex: the peer is another process. EAGAIN (word already
          * cleared by a waker), EINTR and ETIMEDOUT all loop to re-check. */
-        if (prc == 1)
-            syscall(SYS_futex, word, FUTEX_WAIT, 1, tsp, NULL, 0);
+        if (prc == 1) {
+            int64_t left = until - now;
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            syscall(SYS_futex, word, FUTEX_WAIT, 1, &ts, NULL, 0);
+        }
     }
 }
 
@@ -444,7 +458,7 @@ int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns)
     if (rc < 0)
         return rc;
     reserve_arg a = {len, buf};
-    return ring_wait(r, &r->hdr->writer_parked, reserve_try, &a, timeout_ns);
+    return ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a, timeout_ns);
 }
 
 int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf)
@@ -661,7 +675,8 @@ int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_
 {
     if (r->role != AXLE_RING_CONSUMER)
         return -EPERM;
-    int rc = ring_wait(r, &r->hdr->reader_parked, peek_try, NULL, timeout_ns);
+    int rc =
+        ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_try, NULL, timeout_ns);
     if (rc < 0)
         return rc;
     *buf = r->peek_buf;

@@ -217,7 +217,8 @@ AXLE_API size_t axle_ring_queued(const axle_ring *r);
  * Errors: -EPERM not the producer; -EINVAL a reservation is already open;
  *   -EMSGSIZE len > axle_ring_max_record(); -ETIMEDOUT no room in time
  *   (the _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the consumer's cursor is
- *   out of range.
+ *   out of range; -EOWNERDEAD the consumer's process died while we waited
+ *   for room (noticed within 100 ms; the blocking form only).
  * Checkpoint: yes inside an axle task (then also -ECANCELED); otherwise it
  *   blocks the thread (see "Waiting" above).
  */
@@ -241,7 +242,9 @@ AXLE_API int axle_ring_commit(axle_ring *r);
  * Returns: 0.
  * Errors: -EPERM not the consumer; -ETIMEDOUT nothing arrived in time (the
  *   _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the producer's cursor or a
- *   record header is out of range.
+ *   record header is out of range; -EOWNERDEAD the producer's process died
+ *   and every record it committed has been taken (a record it reserved but
+ *   never committed is never seen; noticed within 100 ms; blocking form).
  * Checkpoint: as axle_ring_reserve (the blocking form inside an axle task).
  */
 AXLE_API int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_ns);

@@ -635,6 +635,63 @@ START_TEST(ring_overrun_drain_queues_in_order_and_is_bounded)
 }
 END_TEST
 
+/* ---------------------------------------------------------- dead peers */
+
+START_TEST(ring_reader_gets_every_commit_then_owner_dead_when_the_writer_dies)
+{
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create(&c, "deadw", 4096, AXLE_RING_CONSUMER), 0);
+    pid_t me = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *p;
+        if (axle_ring_attach(&p, "deadw", me, AXLE_RING_PRODUCER) < 0)
+            _exit(1);
+        for (int i = 0; i < 100; i++)
+            if (axle_ring_send(p, &i, sizeof i, -1) < 0)
+                _exit(2);
+        void *buf; /* reserved, written, never committed: must never be seen */
+        if (axle_ring_reserve(p, 64, &buf, -1) == 0)
+            memset(buf, 0xee, 64);
+        _exit(0); /* dies holding the producer end */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int v;
+    size_t n;
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(axle_ring_recv(c, &v, sizeof v, &n, -1), 0);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(axle_ring_recv(c, &v, sizeof v, &n, -1), -EOWNERDEAD);
+    axle_ring_close(c);
+}
+END_TEST
+
+START_TEST(ring_blocked_writer_gets_owner_dead_when_the_reader_dies)
+{
+    axle_ring *p;
+    ck_assert_int_eq(axle_ring_create(&p, "deadr", 256, AXLE_RING_PRODUCER), 0);
+    int fit = fill_numbered(p);
+    ck_assert_int_gt(fit, 0);
+    pid_t me = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *c;
+        _exit(axle_ring_attach(&c, "deadr", me, AXLE_RING_CONSUMER) == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int x = 42;
+    ck_assert_int_eq(axle_ring_send(p, &x, sizeof x, -1), -EOWNERDEAD);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------ batching */
 
 START_TEST(ring_deferred_commits_are_invisible_until_flushed)
@@ -793,7 +850,9 @@ static Suite *shm_suite(void)
              ring_timeout_is_etimedout);
     ADD_CASE(s, "ring_overrun", 10, ring_overrun_error_fails_at_once_and_loses_nothing_sent,
              ring_overrun_drain_queues_in_order_and_is_bounded);
-    ADD_CASE(s, "ring_dead_end", 10, ring_end_of_a_dead_holder_is_reclaimed);
+    ADD_CASE(s, "ring_dead_end", 10, ring_end_of_a_dead_holder_is_reclaimed,
+             ring_reader_gets_every_commit_then_owner_dead_when_the_writer_dies,
+             ring_blocked_writer_gets_owner_dead_when_the_reader_dies);
     ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
              ring_deferred_work_is_published_when_it_would_block);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
