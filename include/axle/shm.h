@@ -39,6 +39,7 @@
 
 #include <axle/api.h>
 #include <axle/error.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -294,6 +295,70 @@ AXLE_API int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len);
  */
 AXLE_API int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
 AXLE_API int axle_ring_recv_nowait(axle_ring *r, void *buf, size_t cap, size_t *len);
+
+/* ----------------------------------------------------------------------- */
+/* The shm list (tractor's ShareableList)                                   */
+/* ----------------------------------------------------------------------- */
+
+/*
+ * A fixed number of typed slots in a segment: 64-bit integers, doubles,
+ * strings and byte strings of a fixed maximum size. Each slot is a seqlock:
+ * one writer per slot at a time, any number of reader processes, and a
+ * reader never sees a torn value.
+ */
+typedef struct axle_shm_list axle_shm_list;
+
+typedef enum axle_slot_type {
+    AXLE_SLOT_I64 = 1,
+    AXLE_SLOT_F64 = 2,
+    AXLE_SLOT_STR = 3,  /* up to size bytes, no NUL stored */
+    AXLE_SLOT_BYTES = 4 /* up to size bytes */
+} axle_slot_type;
+
+typedef struct axle_slot_spec {
+    axle_slot_type type;
+    uint32_t size; /* STR / BYTES: the most bytes the slot holds (<= 1 MiB) */
+} axle_slot_spec;
+
+/*
+ * axle_shm_list_create — a list of n slots (<= 65536) in a new segment
+ * named by key, owned by the caller (it unlinks on close). Slots start as
+ * 0, 0.0 and empty.
+ *   out: receives the handle (owned: axle_shm_list_close). slots: borrowed.
+ * Returns: 0.  Errors: -EINVAL (n, a type or a size); those of
+ *   axle_shm_create.
+ */
+AXLE_API int axle_shm_list_create(axle_shm_list **out, const char *key, const axle_slot_spec *slots,
+                                  size_t n);
+/*
+ * axle_shm_list_attach — attach the list that process owner created with
+ * key. readonly: every set fails with -EROFS.
+ * Returns: 0.  Errors: -AXLE_ESHMCORRUPT (bad magic, version, table or slot
+ *   bounds); -EAGAIN (the creator has not finished); those of axle_shm_attach.
+ */
+AXLE_API int axle_shm_list_attach(axle_shm_list **out, const char *key, pid_t owner, bool readonly);
+/* axle_shm_list_close — unmap (and unlink, for the creator). Invalidates l. */
+AXLE_API void axle_shm_list_close(axle_shm_list *l);
+AXLE_API size_t axle_shm_list_len(const axle_shm_list *l);
+/* Slot i's axle_slot_type, or -ERANGE. */
+AXLE_API int axle_shm_list_type(const axle_shm_list *l, size_t i);
+
+/*
+ * Set / get slot i. Returns: 0 (get_str / get_bytes: the length).
+ * Errors: -ERANGE no slot i; -EINVAL the slot has another type; -EROFS a
+ *   set on a read-only attach; -E2BIG a set longer than the slot's size;
+ *   -EMSGSIZE a get into a buffer too small (get_str needs room for the
+ *   NUL it adds); -EAGAIN a write in progress did not finish (or its
+ *   writer died mid-write).
+ */
+AXLE_API int axle_shm_list_set_i64(axle_shm_list *l, size_t i, int64_t v);
+AXLE_API int axle_shm_list_get_i64(const axle_shm_list *l, size_t i, int64_t *v);
+AXLE_API int axle_shm_list_set_f64(axle_shm_list *l, size_t i, double v);
+AXLE_API int axle_shm_list_get_f64(const axle_shm_list *l, size_t i, double *v);
+AXLE_API int axle_shm_list_set_str(axle_shm_list *l, size_t i, const char *s);
+AXLE_API int axle_shm_list_get_str(const axle_shm_list *l, size_t i, char *buf, size_t cap);
+AXLE_API int axle_shm_list_set_bytes(axle_shm_list *l, size_t i, const void *data, size_t len);
+AXLE_API int axle_shm_list_get_bytes(const axle_shm_list *l, size_t i, void *buf, size_t cap);
 
 #ifdef __cplusplus
 }
