@@ -360,6 +360,72 @@ AXLE_API int axle_shm_list_get_str(const axle_shm_list *l, size_t i, char *buf, 
 AXLE_API int axle_shm_list_set_bytes(axle_shm_list *l, size_t i, const void *data, size_t len);
 AXLE_API int axle_shm_list_get_bytes(const axle_shm_list *l, size_t i, void *buf, size_t cap);
 
+/* ----------------------------------------------------------------------- */
+/* The shm array (tractor's ShmArray)                                       */
+/* ----------------------------------------------------------------------- */
+
+/*
+ * Rows of elem_size × cols bytes (cols 1: a 1-D array) in a segment, with
+ * shared first / last indices: valid rows are [first, last). One writer
+ * pushes rows at last or prepends them before first; any number of
+ * processes read. Rows never move, so a pointer to a row a reader was
+ * shown stays valid while the array is mapped. The token is plain bytes:
+ * send it over IPC and the other actor attaches with it.
+ */
+typedef struct axle_shm_array axle_shm_array;
+
+typedef struct axle_shm_array_token {
+    char key[200];      /* the segment's key */
+    int32_t owner;      /* the creating process */
+    uint32_t elem_size; /* bytes per element */
+    uint32_t cols;      /* elements per row */
+    uint32_t zero;      /* reserved */
+    uint64_t capacity;  /* rows */
+} axle_shm_array_token;
+
+/*
+ * axle_shm_array_create — an array of capacity rows in a new segment named
+ * by key, owned by the caller. first = last = start: rows before start are
+ * room to prepend into, rows after it room to push into.
+ * Returns: 0.  Errors: -EINVAL (a size, start > capacity, key too long);
+ *   those of axle_shm_create.
+ */
+AXLE_API int axle_shm_array_create(axle_shm_array **out, const char *key, size_t elem_size,
+                                   size_t cols, size_t capacity, size_t start);
+/*
+ * axle_shm_array_attach — attach the array a token names (from
+ * axle_shm_array_get_token, possibly in another process). readonly: push
+ * and prepend fail with -EROFS.
+ * Returns: 0.  Errors: -EINVAL malformed token; -AXLE_ESHMCORRUPT the
+ *   segment disagrees with the token or is damaged; -EAGAIN not ready yet;
+ *   those of axle_shm_attach.
+ */
+AXLE_API int axle_shm_array_attach(axle_shm_array **out, const axle_shm_array_token *tok,
+                                   bool readonly);
+AXLE_API void axle_shm_array_get_token(const axle_shm_array *a, axle_shm_array_token *tok);
+/* Unmap (and unlink, for the creator). Invalidates a. */
+AXLE_API void axle_shm_array_close(axle_shm_array *a);
+/* The shared indices and the number of valid rows (last - first). */
+AXLE_API size_t axle_shm_array_first(const axle_shm_array *a);
+AXLE_API size_t axle_shm_array_last_index(const axle_shm_array *a);
+AXLE_API size_t axle_shm_array_len(const axle_shm_array *a);
+/* Row i (an absolute index in [first, last)), or NULL outside. Borrowed. */
+AXLE_API const void *axle_shm_array_row(const axle_shm_array *a, size_t i);
+/*
+ * axle_shm_array_last — the last n rows (fewer when fewer are valid): *rows
+ * points at the first of them, contiguous, *got says how many. Borrowed.
+ * Returns: 0.
+ */
+AXLE_API int axle_shm_array_last(const axle_shm_array *a, size_t n, const void **rows, size_t *got);
+/*
+ * axle_shm_array_push / _prepend — copy n rows in after last / before
+ * first and publish them (readers see whole rows only).
+ * Returns: 0.  Errors: -ENOSPC no room on that side (nothing written);
+ *   -EROFS a read-only attach.
+ */
+AXLE_API int axle_shm_array_push(axle_shm_array *a, const void *rows, size_t n);
+AXLE_API int axle_shm_array_prepend(axle_shm_array *a, const void *rows, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
