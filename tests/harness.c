@@ -118,16 +118,17 @@ static int reap_descendants(void)
     return left;
 }
 
-static int shm_leftovers(void)
+/* Unlink every /dev/shm entry whose name starts with prefix; returns how many. */
+static int shm_unlink_prefix(const char *prefix)
 {
     DIR *d = opendir("/dev/shm");
     if (!d)
         return 0;
     int n = 0;
     struct dirent *e;
-    size_t plen = strlen(shm_prefix);
+    size_t plen = strlen(prefix);
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, shm_prefix, plen) == 0) {
+        if (strncmp(e->d_name, prefix, plen) == 0) {
             char path[512];
             snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
             unlink(path);
@@ -135,6 +136,29 @@ static int shm_leftovers(void)
         }
     closedir(d);
     return n;
+}
+
+static int shm_leftovers(void) { return shm_unlink_prefix(shm_prefix); }
+
+/*
+ * After the run: a test that died (failed assertion, timeout) skipped its
+ * teardown, so unlink the segments of every test process of this run (each
+ * left its pid as a runtime dir under root_dir).
+ */
+static void shm_unlink_dead_tests(void)
+{
+    DIR *d = opendir(root_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char prefix[300];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(prefix, sizeof prefix, "axle.%s.", e->d_name);
+        shm_unlink_prefix(prefix);
+    }
+    closedir(d);
 }
 
 void axle_test_teardown(void)
@@ -175,7 +199,8 @@ int axle_test_main(Suite *s)
     /*
      * Every test's runtime dir lives under one dir per suite run, removed
      * here after all tests: a test that dies (failed assertion, timeout)
-     * skips its teardown, and this still cleans up after it.
+     * skips its teardown, and this still cleans up after it (its runtime
+     * dir and its /dev/shm segments).
      */
     snprintf(root_dir, sizeof root_dir, "/tmp/axle-test.%d", (int)getpid());
     mkdir(root_dir, 0700);
@@ -186,6 +211,7 @@ int axle_test_main(Suite *s)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    shm_unlink_dead_tests();
     nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
