@@ -20,6 +20,13 @@
  *           acquire/release, each side caching the peer's cursor (as axle
  *           does); no record header, no bounds checks, no futex words.
  *       ratio = axle p50 ÷ baseline p50.
+ *   shm.rtt.parked (64 B) The same ping-pong with both sides parked on
+ *       every wait: axle's blocking axle_ring_send / axle_ring_recv with a
+ *       spin of 0 (a waiting side goes straight to its futex word, the
+ *       peer's commit wakes it). Baselines: futex, two shared words with a
+ *       raw FUTEX_WAIT / FUTEX_WAKE ping-pong (the floor for a parked
+ *       wake-up); eventfd, a blocking read / write pair. ratio = axle p50 ÷
+ *       baseline p50.
  *   shm.thr     (8, 64, 1024, 65536 B) One-way stream: the child produces
  *       with the copying axle_ring_send, the parent consumes with
  *       axle_ring_recv into its own buffer; blocking calls with a spin of
@@ -42,12 +49,15 @@
 
 #include <axle/shm.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +325,163 @@ static int run_rtt(void)
     return 0;
 }
 
+/* ---- shm.rtt.parked ------------------------------------------------------------- */
+
+enum parked_impl { PARKED_AXLE, PARKED_FUTEX, PARKED_EVENTFD };
+
+static void futex_word_wait(uint32_t *w, uint32_t old)
+{
+    while (__atomic_load_n(w, __ATOMIC_ACQUIRE) == old)
+        syscall(SYS_futex, w, FUTEX_WAIT, old, NULL, NULL, 0);
+}
+
+static void futex_word_post(uint32_t *w, uint32_t v)
+{
+    __atomic_store_n(w, v, __ATOMIC_RELEASE);
+    syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* One side's turn: pass the ball and wait for it back (parent), or the mirror (child). */
+struct parked {
+    enum parked_impl impl;
+    axle_ring *out, *in; /* PARKED_AXLE */
+    uint32_t *words;     /* PARKED_FUTEX: [0] ping, [1] pong */
+    int efd[2];          /* PARKED_EVENTFD: ping, pong */
+};
+
+static int parked_pong(struct parked *p, uint32_t i) /* child: wait for ping i, answer */
+{
+    size_t len;
+    uint64_t one = 1, got;
+    switch (p->impl) {
+    case PARKED_AXLE:
+        if (axle_ring_recv(p->in, pong_buf, sizeof pong_buf, &len, CHILD_TIMEOUT_NS) < 0)
+            return -1;
+        return axle_ring_send(p->out, pong_buf, len, CHILD_TIMEOUT_NS);
+    case PARKED_FUTEX:
+        futex_word_wait(&p->words[0], i);
+        futex_word_post(&p->words[1], i + 1);
+        return 0;
+    default:
+        if (read(p->efd[0], &got, 8) != 8 || write(p->efd[1], &one, 8) != 8)
+            return -1;
+        return 0;
+    }
+}
+
+static int parked_ping(struct parked *p, uint32_t i) /* parent: ping i, wait for the answer */
+{
+    size_t len;
+    uint64_t one = 1, got;
+    switch (p->impl) {
+    case PARKED_AXLE:
+        if (axle_ring_send(p->out, ping_buf, 64, CHILD_TIMEOUT_NS) < 0)
+            return -1;
+        return axle_ring_recv(p->in, ping_buf, sizeof ping_buf, &len, CHILD_TIMEOUT_NS);
+    case PARKED_FUTEX:
+        futex_word_post(&p->words[0], i + 1);
+        futex_word_wait(&p->words[1], i);
+        return 0;
+    default:
+        if (write(p->efd[0], &one, 8) != 8 || read(p->efd[1], &got, 8) != 8)
+            return -1;
+        return 0;
+    }
+}
+
+static int parked_measure(enum parked_impl impl, double *p50, double *p99)
+{
+    int rounds = (int)bench_iters(RTT_ROUNDS / 4);
+    if (rounds < 500)
+        rounds = 500;
+    long total = (long)(rounds / 4 + rounds * bench_reps());
+    pid_t me = getpid();
+    char kping[64], kpong[64];
+    key_of(kping, sizeof kping, "pping");
+    key_of(kpong, sizeof kpong, "ppong");
+    struct parked p = {.impl = impl, .efd = {-1, -1}};
+    int rc = 0;
+    if (impl == PARKED_AXLE) {
+        if ((rc = axle_ring_create(&p.out, kping, SMALL_CAP, AXLE_RING_PRODUCER)) < 0)
+            return rc;
+        if ((rc = axle_ring_create(&p.in, kpong, SMALL_CAP, AXLE_RING_CONSUMER)) < 0)
+            goto out;
+        axle_ring_set_spin(p.out, 0);
+        axle_ring_set_spin(p.in, 0);
+    } else if (impl == PARKED_FUTEX) {
+        if (!(p.words = shared_map(4096)))
+            return -ENOMEM;
+    } else if ((p.efd[0] = eventfd(0, EFD_CLOEXEC)) < 0 ||
+               (p.efd[1] = eventfd(0, EFD_CLOEXEC)) < 0) {
+        rc = -errno;
+        goto out;
+    }
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0) {
+        child_start();
+        struct parked c = p;
+        if (impl == PARKED_AXLE) {
+            if (axle_ring_attach(&c.in, kping, me, AXLE_RING_CONSUMER) < 0 ||
+                axle_ring_attach(&c.out, kpong, me, AXLE_RING_PRODUCER) < 0)
+                _exit(2);
+            axle_ring_set_spin(c.in, 0);
+            axle_ring_set_spin(c.out, 0);
+        }
+        for (long i = 0; i < total; i++)
+            if (parked_pong(&c, (uint32_t)i) < 0)
+                _exit(3);
+        _exit(0); /* the parent owns (and unlinks) both segments */
+    }
+    uint32_t i = 0;
+    for (int rep = -1; rc == 0 && rep < bench_reps(); rep++) { /* rep -1: warm-up */
+        int n = rep < 0 ? rounds / 4 : rounds;
+        for (int k = 0; k < n; k++, i++) {
+            int64_t t0 = bench_now();
+            if ((rc = parked_ping(&p, i)) < 0)
+                break;
+            lat[k] = (double)(bench_now() - t0);
+        }
+        if (rc == 0 && rep >= 0) {
+            p50[rep] = bench_quantile(lat, n, 0.50);
+            p99[rep] = bench_quantile(lat, n, 0.99);
+        }
+    }
+    rc = reap(pid, rc < 0 ? -EIO : 0);
+out:
+    axle_ring_close(p.out);
+    axle_ring_close(p.in);
+    if (p.words)
+        munmap(p.words, 4096);
+    for (int k = 0; k < 2; k++)
+        if (p.efd[k] >= 0)
+            close(p.efd[k]);
+    return rc;
+}
+
+static int run_rtt_parked(void)
+{
+    static const char *const names[] = {"axle", "futex", "eventfd"};
+    const char *sc = "shm.rtt.parked";
+    int n = bench_reps();
+    double med[3];
+    for (int im = 0; im < 3; im++) {
+        double a[BENCH_MAX_REPS], b[BENCH_MAX_REPS];
+        int rc = parked_measure((enum parked_impl)im, a, b);
+        if (rc < 0)
+            return rc;
+        med[im] = bench_measure(sc, 64, names[im], "p50_ns", a, n);
+        bench_measure(sc, 64, names[im], "p99_ns", b, n);
+    }
+    bench_compare(sc, 64, "axle", "futex", "ratio", med[PARKED_AXLE] / med[PARKED_FUTEX]);
+    bench_compare(sc, 64, "axle", "eventfd", "ratio", med[PARKED_AXLE] / med[PARKED_EVENTFD]);
+    return 0;
+}
+
 /* ---- shm.thr / shm.thr.zc ------------------------------------------------------- */
 
 enum thr_mode { THR_AXLE, THR_RAW, THR_ZC, THR_COPY_WORK, THR_BATCH };
@@ -575,6 +742,8 @@ static int run_thr_batch(void)
 const bench_scenario bench_shm_scenarios[] = {
     {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache-line and raw ring",
      run_rtt},
+    {"shm.rtt.parked", "64 B ping-pong with both sides parked on every wait, vs futex and eventfd",
+     run_rtt_parked},
     {"shm.thr", "one-way stream over an axle shm ring (send/recv), vs raw ring and memcpy",
      run_thr},
     {"shm.thr.zc", "the same stream zero-copy (reserve/commit, peek/release), vs copying",
