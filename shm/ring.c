@@ -310,6 +310,27 @@ static axle__shm_park_fn park_hook;
 void axle__shm_set_park(axle__shm_park_fn fn) { park_hook = fn; }
 
 /*
+ * Park on word while it holds expected, until the absolute deadline until
+ * (CLOCK_MONOTONIC ns; now is the time already read): through the hook on a
+ * task, else FUTEX_WAIT. Returns 0 (re-check) or -ECANCELED. Also used by
+ * the broadcast ring (bcast.c).
+ */
+int axle__shm_park(uint32_t *word, uint32_t expected, int64_t until, int64_t now)
+{
+    int prc = park_hook ? park_hook(word, expected, until) : 1;
+    if (prc == -ECANCELED)
+        return prc;
+    /* Shared futex: the peer is another process. EAGAIN (the word changed),
+     * EINTR and ETIMEDOUT all return to re-check. */
+    if (prc == 1) {
+        int64_t left = until - now;
+        struct timespec ts = {left / 1000000000, left % 1000000000};
+        syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, NULL, 0);
+    }
+    return 0;
+}
+
+/*
  * Run try until it stops returning -EAGAIN: spin, then park on word (the
  * waiting side's futex), bounded by timeout_ns (< 0: forever).
  */
@@ -358,17 +379,9 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
         int64_t until = now + PEER_CHECK_NS;
         if (deadline >= 0 && deadline < until)
             until = deadline;
-        int prc = park_hook ? park_hook(word, 1, until) : 1;
-        if (prc == -ECANCELED) {
+        if (axle__shm_park(word, 1, until, now) == -ECANCELED) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
-            return prc;
-        }
-        /* Shared futex: the peer is another process. EAGAIN (word already
-         * cleared by a waker), EINTR and ETIMEDOUT all loop to re-check. */
-        if (prc == 1) {
-            int64_t left = until - now;
-            struct timespec ts = {left / 1000000000, left % 1000000000};
-            syscall(SYS_futex, word, FUTEX_WAIT, 1, &ts, NULL, 0);
+            return -ECANCELED;
         }
     }
 }

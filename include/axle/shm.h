@@ -426,6 +426,63 @@ AXLE_API int axle_shm_array_last(const axle_shm_array *a, size_t n, const void *
 AXLE_API int axle_shm_array_push(axle_shm_array *a, const void *rows, size_t n);
 AXLE_API int axle_shm_array_prepend(axle_shm_array *a, const void *rows, size_t n);
 
+/* ----------------------------------------------------------------------- */
+/* The broadcast ring (SPMC)                                                */
+/* ----------------------------------------------------------------------- */
+
+/*
+ * One writer publishes records that any number of readers, in any
+ * processes, each read in order with their own cursor. The writer never
+ * waits: a reader it overtakes gets -AXLE_ELAGGED once, with the exact
+ * number of records it missed, and reads on from the oldest record still
+ * intact; a record overwritten while it was being copied is detected and
+ * never returned. A reader starts at the next record published after it
+ * attaches. Records are at most axle_bcast_max_record() bytes.
+ */
+typedef struct axle_bcast axle_bcast;
+
+/*
+ * axle_bcast_create — the writer: a broadcast ring of capacity bytes
+ * (rounded up to a power of two, 64 B to 1 GiB) in a new segment named by
+ * key, owned (and unlinked on close) by the caller.
+ * Returns: 0.  Errors: -EINVAL capacity or key; those of axle_shm_create.
+ */
+AXLE_API int axle_bcast_create(axle_bcast **out, const char *key, size_t capacity);
+/*
+ * axle_bcast_attach — a reader of the ring process owner created with key.
+ * Returns: 0.  Errors: -ENOENT no such ring; -EAGAIN not initialised yet;
+ *   -AXLE_ESHMCORRUPT a bad header; those of axle_shm_attach.
+ */
+AXLE_API int axle_bcast_attach(axle_bcast **out, const char *key, pid_t owner);
+/* Unmap and free (the writer also unlinks). NULL: no-op. Invalidates b. */
+AXLE_API void axle_bcast_close(axle_bcast *b);
+AXLE_API size_t axle_bcast_max_record(const axle_bcast *b);
+/* Busy-wait iterations before a blocking recv parks (AXLE_RING_SPIN_DEFAULT). */
+AXLE_API void axle_bcast_set_spin(axle_bcast *b, unsigned iterations);
+/*
+ * axle_bcast_publish — the writer: copy len bytes into one record and
+ * publish it, overwriting the oldest records if it must. Never blocks.
+ * Returns: 0.  Errors: -EPERM a reader's handle; -EMSGSIZE len > max.
+ */
+AXLE_API int axle_bcast_publish(axle_bcast *b, const void *data, size_t len);
+/*
+ * axle_bcast_recv — a reader: copy the next record into buf (cap bytes),
+ * its length to *len. timeout_ns as for axle_ring_recv; inside libaxle a
+ * wait parks only the calling task and is a cancellation point.
+ * Returns: 0.
+ * Errors: -AXLE_ELAGGED the writer overtook this reader: *missed records
+ *   (missed may be NULL) are gone, the next call returns the oldest one still intact;
+ *   -EMSGSIZE the record is longer than cap (*len says how long; it stays
+ *   unread); -ETIMEDOUT; -EOWNERDEAD the writer died and every record it
+ *   published has been read; -ECANCELED (on a task); -EPERM the writer's
+ *   handle; -AXLE_ESHMCORRUPT a damaged segment.
+ * _nowait: one try; -EAGAIN when there is nothing to read.
+ */
+AXLE_API int axle_bcast_recv(axle_bcast *b, void *buf, size_t cap, size_t *len, uint64_t *missed,
+                             int64_t timeout_ns);
+AXLE_API int axle_bcast_recv_nowait(axle_bcast *b, void *buf, size_t cap, size_t *len,
+                                    uint64_t *missed);
+
 #ifdef __cplusplus
 }
 #endif
