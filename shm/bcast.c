@@ -184,7 +184,7 @@ int axle_bcast_attach(axle_bcast **out, const char *key, pid_t owner)
     /* A new reader starts at the next record published: read (tail,
      * next_seq) as one, retrying while the writer changes them. */
     for (unsigned tries = 0;; tries++) {
-        if (tries > (1u << 24)) { /* a writer that died mid-update, or damage */
+        if (tries > (1u << 20)) { /* a writer stopped mid-update, died, or damage */
             rc = -EAGAIN;
             goto fail;
         }

@@ -450,7 +450,8 @@ typedef struct axle_bcast axle_bcast;
 AXLE_API int axle_bcast_create(axle_bcast **out, const char *key, size_t capacity);
 /*
  * axle_bcast_attach — a reader of the ring process owner created with key.
- * Returns: 0.  Errors: -ENOENT no such ring; -EAGAIN not initialised yet;
+ * Returns: 0.  Errors: -ENOENT no such ring; -EAGAIN not initialised yet,
+ *   or the writer was stopped in mid-publish (try again);
  *   -AXLE_ESHMCORRUPT a bad header; those of axle_shm_attach.
  */
 AXLE_API int axle_bcast_attach(axle_bcast **out, const char *key, pid_t owner);
