@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <axle/shm.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,6 +840,93 @@ START_TEST(ring_recv_in_a_task_is_cancellable)
 }
 END_TEST
 
+/* ------------------------------------------ a stopped reader, a cancelled writer */
+
+struct stopped {
+    axle_ring *p;
+    int send_rc;
+    axle_scope *sc;
+    axle_event parked;
+};
+
+static int blocked_sender(void *arg)
+{
+    struct stopped *t = arg;
+    axle_scope sc;
+    axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
+    t->sc = &sc;
+    axle_event_set(&t->parked);
+    uint64_t extra = UINT64_MAX;
+    axle_ring_set_spin(t->p, 0);
+    t->send_rc = axle_ring_send(t->p, &extra, sizeof extra, -1); /* full: parks */
+    t->sc = NULL;
+    axle_scope_close(&sc, t->send_rc);
+    return 0;
+}
+
+static int cancel_blocked_sender(void *arg)
+{
+    struct stopped *t = arg;
+    axle_event_init(&t->parked);
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    axle_nursery_start_soon(n, blocked_sender, t, NULL);
+    ck_assert_int_eq(axle_event_wait(&t->parked), 0);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(axle_checkpoint(), 0);
+    ck_assert_int_eq(t->send_rc, 1); /* still parked: the reader is stopped, not dead */
+    axle_scope_cancel(t->sc);
+    return axle_nursery_close(n, 0);
+}
+
+/*
+ * The reader is SIGSTOPped (alive, so no -EOWNERDEAD) with the ring full;
+ * a writer blocked under BLOCK is cancelled and gets -ECANCELED having sent
+ * nothing: once resumed, the reader gets exactly the records sent before.
+ */
+START_TEST(ring_writer_blocked_on_a_stopped_reader_is_cancellable)
+{
+    axle_ring *p;
+    ck_assert_int_eq(axle_ring_create(&p, "stopped", 4096, AXLE_RING_PRODUCER), 0);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[1]);
+        axle_ring *c;
+        if (axle_ring_attach(&c, "stopped", parent, AXLE_RING_CONSUMER) < 0)
+            _exit(1);
+        raise(SIGSTOP);
+        uint64_t n, seq;
+        size_t len;
+        if (read(fds[0], &n, sizeof n) != sizeof n)
+            _exit(2);
+        for (uint64_t i = 0; i < n; i++)
+            if (axle_ring_recv(c, &seq, sizeof seq, &len, 10LL * 1000000000) != 0 || seq != i)
+                _exit(3);
+        _exit(axle_ring_recv_nowait(c, &seq, sizeof seq, &len) == -EAGAIN ? 0 : 4);
+    }
+    close(fds[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+    ck_assert(WIFSTOPPED(st));
+    uint64_t n = 0;
+    while (axle_ring_send_nowait(p, &n, sizeof n) == 0)
+        n++;
+    ck_assert_uint_gt(n, 0);
+    struct stopped t = {.p = p, .send_rc = 1};
+    ck_assert_int_eq(axle_test_run(cancel_blocked_sender, &t), 0);
+    ck_assert_int_eq(t.send_rc, -ECANCELED);
+    ck_assert_int_eq(write(fds[1], &n, sizeof n), (ssize_t)sizeof n);
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+    ck_assert_int_eq(wait_child(pid), 0);
+    close(fds[1]);
+    axle_ring_close(p);
+}
+END_TEST
+
 static Suite *shm_suite(void)
 {
     Suite *s = suite_create("shm");
@@ -856,7 +944,8 @@ static Suite *shm_suite(void)
     ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
              ring_deferred_work_is_published_when_it_would_block);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
-             ring_recv_in_a_task_is_cancellable);
+             ring_recv_in_a_task_is_cancellable,
+             ring_writer_blocked_on_a_stopped_reader_is_cancellable);
     ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
              ring_parked_recv_wakes_when_other_process_sends,
              ring_parked_send_wakes_when_other_process_receives);
