@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int axle__shm_park(uint32_t *word, uint32_t expected, int64_t until, int64_t now); /* ring.c */
+#include "wait.h"
 
 #define BCAST_MAGIC 0x54534342454c5841ull /* "AXLEBCST" */
 #define BCAST_VERSION 1u
@@ -109,13 +109,6 @@ struct axle_bcast {
 };
 
 static uint64_t rec_size(uint32_t len) { return ((uint64_t)len + REC_HDR + 15) & ~(uint64_t)15; }
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int axle_bcast_create(axle_bcast **out, const char *key, size_t capacity)
 {
@@ -195,7 +188,7 @@ int axle_bcast_attach(axle_bcast **out, const char *key, pid_t owner)
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (!(v1 & 1) && __atomic_load_n(&b->hdr->tail_ver, __ATOMIC_RELAXED) == v1)
             break;
-        __builtin_ia32_pause();
+        axle__shm_relax();
     }
     *out = b;
     return 0;
@@ -379,9 +372,9 @@ int axle_bcast_recv(axle_bcast *b, void *buf, size_t cap, size_t *len, uint64_t 
         return rc;
     if (timeout_ns == 0)
         return -ETIMEDOUT;
-    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : -1;
+    int64_t deadline = timeout_ns > 0 ? axle__shm_now_ns() + timeout_ns : -1;
     for (unsigned i = 0; i < b->spin; i++) {
-        __builtin_ia32_pause();
+        axle__shm_relax();
         if ((rc = try_recv(b, buf, cap, len, missed)) != -EAGAIN)
             return rc;
     }
@@ -395,7 +388,7 @@ int axle_bcast_recv(axle_bcast *b, void *buf, size_t cap, size_t *len, uint64_t 
             rc = -EOWNERDEAD; /* everything it published has been read */
         if (rc != -EAGAIN)
             return rc;
-        int64_t now = now_ns();
+        int64_t now = axle__shm_now_ns();
         if (deadline >= 0 && deadline <= now)
             return -ETIMEDOUT;
         int64_t until = now + DEATH_CHECK_NS;

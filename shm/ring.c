@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "ring_layout.h"
+#include "wait.h"
 
 /* A record the drain policy keeps locally until the ring has room. */
 struct queued {
@@ -104,22 +105,6 @@ struct axle_ring {
 };
 
 static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
 
 /* ------------------------------------------------------------ open/close */
 
@@ -309,12 +294,7 @@ static axle__shm_park_fn park_hook;
 
 void axle__shm_set_park(axle__shm_park_fn fn) { park_hook = fn; }
 
-/*
- * Park on word while it holds expected, until the absolute deadline until
- * (CLOCK_MONOTONIC ns; now is the time already read): through the hook on a
- * task, else FUTEX_WAIT. Returns 0 (re-check) or -ECANCELED. Also used by
- * the broadcast ring (bcast.c).
- */
+/* See wait.h; also used by the broadcast ring (bcast.c). */
 int axle__shm_park(uint32_t *word, uint32_t expected, int64_t until, int64_t now)
 {
     int prc = park_hook ? park_hook(word, expected, until) : 1;
@@ -352,9 +332,9 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
         return rc;
     if (timeout_ns == 0)
         return -ETIMEDOUT;
-    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : -1;
+    int64_t deadline = timeout_ns > 0 ? axle__shm_now_ns() + timeout_ns : -1;
     for (unsigned i = 0; i < r->spin; i++) {
-        cpu_relax();
+        axle__shm_relax();
         rc = try(r, arg);
         if (rc != -EAGAIN)
             return rc;
@@ -370,7 +350,7 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return rc;
         }
-        int64_t now = now_ns();
+        int64_t now = axle__shm_now_ns();
         if (deadline >= 0 && deadline <= now) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return -ETIMEDOUT;
