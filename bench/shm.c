@@ -661,21 +661,32 @@ static double report_rate(const char *sc, int size, const char *impl, const doub
     return med;
 }
 
+/* Measure axle in mode, then the raw ring, at size; report both and the speedup. */
+static int vs_raw_ring(const char *sc, enum thr_mode mode, int size, double *axle_rate)
+{
+    double r[BENCH_MAX_REPS];
+    int rc = thr_measure(mode, (size_t)size, r);
+    if (rc < 0)
+        return rc;
+    double ax = report_rate(sc, size, "axle", r);
+    if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
+        return rc;
+    double raw = report_rate(sc, size, "raw_ring", r);
+    bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
+    *axle_rate = ax;
+    return 0;
+}
+
 static int run_thr(void)
 {
     static const int sizes[] = {8, 64, 1024, 65536};
     const char *sc = "shm.thr";
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int size = sizes[k];
-        double r[BENCH_MAX_REPS];
-        int rc = thr_measure(THR_AXLE, (size_t)size, r);
+        double r[BENCH_MAX_REPS], ax;
+        int rc = vs_raw_ring(sc, THR_AXLE, size, &ax);
         if (rc < 0)
             return rc;
-        double ax = report_rate(sc, size, "axle", r);
-        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
-            return rc;
-        double raw = report_rate(sc, size, "raw_ring", r);
-        bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
         if (size >= 65536) {
             struct memcpy_arg m = {malloc((size_t)size), malloc((size_t)size), (size_t)size};
             if (!m.src || !m.dst) {
@@ -726,15 +737,10 @@ static int run_thr_batch(void)
     const char *sc = "shm.thr.batch";
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int size = sizes[k];
-        double r[BENCH_MAX_REPS];
-        int rc = thr_measure(THR_BATCH, (size_t)size, r);
+        double ax;
+        int rc = vs_raw_ring(sc, THR_BATCH, size, &ax);
         if (rc < 0)
             return rc;
-        double ax = report_rate(sc, size, "axle", r);
-        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
-            return rc;
-        double raw = report_rate(sc, size, "raw_ring", r);
-        bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
     }
     return 0;
 }
