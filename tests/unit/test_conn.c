@@ -124,6 +124,15 @@ static void srv_close(struct srv *sv)
     }
 }
 
+/* The end of a test's main: stop the server, close the nursery it ran in, free it. */
+static int srv_finish(struct srv *sv, axle_nursery *n)
+{
+    srv_stop(sv);
+    int rc = axle_nursery_close(n, 0);
+    srv_close(sv);
+    return rc;
+}
+
 static axle_conn_opts client_opts(void)
 {
     axle_conn_opts o = {.uid = &client_uid};
@@ -336,10 +345,7 @@ static int round_trip_main(void *arg)
         round_trip_all(c);
         axle_conn_close(c);
     }
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(every_kind_round_trips_over_tcp)
@@ -511,10 +517,7 @@ static int bad_peers_main(void *arg)
     axle_conn_close(steady);
     good_client_works(sv.s);
 
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(bad_peers_are_rejected_with_exact_codes_while_others_are_served)
@@ -630,10 +633,7 @@ static int limits_main(void *arg)
     axle_msg_free(msg);
     axle_conn_close(c);
 
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(frame_limits_hold_after_authentication)
@@ -703,10 +703,7 @@ static int peer_killed_main(void *arg)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     ck_assert_int_eq(sv.echo.last_rc, -AXLE_ETRANSPORT);
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(peer_killed_mid_frame_is_a_transport_error)
@@ -747,10 +744,7 @@ static int silent_main(void *arg)
                   (long long)(took / MS));
     ck_assert_ptr_nonnull(strstr(axle_error_message(axle_error_last()), "ETIMEDOUT"));
     axle_conn_close(c);
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(silent_peer_is_declared_dead_within_the_peer_timeout)
@@ -973,10 +967,7 @@ static int cancel_recv_main(void *arg)
     ck_assert_int_eq(axle_nursery_close(inner, 0), 0);
     ck_assert_int_eq(b.rc, -AXLE_ECLOSED);
 
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(cancelled_receive_loses_nothing_and_close_wakes_receivers)
@@ -1044,10 +1035,7 @@ static int concurrent_main(void *arg)
     }
     ck_assert_int_eq(axle_nursery_close(senders, 0), 0);
     axle_conn_close(c);
-    srv_stop(&sv);
-    int rc = axle_nursery_close(n, 0);
-    srv_close(&sv);
-    return rc;
+    return srv_finish(&sv, n);
 }
 
 START_TEST(concurrent_senders_never_interleave_frames)
