@@ -17,6 +17,7 @@
 #include "rerr.h"
 
 #include <axle/actor.h>
+#include <axle/context.h>
 #include <axle/log.h>
 
 struct peer;
@@ -34,6 +35,7 @@ struct call {
     struct reply *head, *tail; /* replies not yet taken */
     int gone;                  /* the peer went away: the error to return */
     axle_task *waiter;         /* parked in call_next, or NULL */
+    struct axle_ctx *ctx;      /* the context this call carries, or NULL */
     struct call *prev, *next;  /* the peer's list */
 };
 
@@ -42,6 +44,9 @@ struct rpc {
     uint64_t cid;
     struct peer *peer;
     axle_scope *scope;       /* the task's scope while it runs */
+    bool has_requester;      /* a cancel_task named who asked: */
+    axle_uid requester;      /*   that actor */
+    struct axle_ctx *ctx;    /* the context it serves, or NULL */
     struct rpc *prev, *next; /* the peer's list */
 };
 
@@ -108,6 +113,7 @@ extern struct actor A;
 
 /* rpc.c */
 axle_rpc_fn axle__rpc_lookup(const char *name);
+axle_ctx_fn axle__ctx_lookup(const char *name);
 bool axle__ns_exposed(const char *ns, size_t ns_len, char *const *mods, size_t n);
 
 /* runtime.c */
@@ -118,6 +124,14 @@ void axle__peer_unref(struct peer *p);
 int axle__peer_loop(struct peer *p);
 /* Send env to p (fails fast once the peer is gone). */
 int axle__peer_send(struct peer *p, const Axle__Envelope *env);
+/* The same from a cancelled task: shielded, bounded by cancel_ack_ns. */
+int axle__send_shielded(struct peer *p, const Axle__Envelope *env);
+/* Acknowledge a Start: its function's kind (AXLE__FUNC_TYPE__*). Returns 0 or -errno. */
+int axle__send_start_ack(struct peer *p, uint64_t cid, int functype);
+/* The Return for cid (shielded; a gone peer is logged). */
+void axle__send_return(struct peer *p, uint64_t cid, const axle_buf *ret);
+/* Reply to cid with code's error (the calling task's rich error when it is code's). */
+void axle__send_error(struct peer *p, uint64_t cid, int code);
 /* Apply a SpawnSpec-style allow-list (copies). */
 int axle__actor_set_mods(const char *const *mods, size_t n);
 Axle__Uid axle__uid_msg(const axle_uid *u);
@@ -147,6 +161,11 @@ bool axle__call_deliver(struct peer *p, uint64_t cid, axle_msg *m);
 void axle__calls_fail(struct peer *p, int code);
 /* Send Start and wait for its StartAck (or the Error that replaces it). */
 int axle__call_start(struct call *k, const char *func, const void *args, size_t len);
+/* The same, and the function's kind (AXLE__FUNC_TYPE__*) into *functype. */
+int axle__call_start_kind(struct call *k, const char *func, const void *args, size_t len,
+                          int *functype);
+/* Ask p to cancel the task it runs for cid (shielded, bounded by timeout_ns). */
+void axle__cancel_remote_task(struct peer *p, uint64_t cid, int64_t timeout_ns);
 /* Wait for the Return (or Error) of a started call. */
 int axle__call_result(struct call *k, axle_buf *ret);
 /* Ask the actor at p to cancel itself; 1 when it acked within timeout. */
@@ -171,5 +190,17 @@ void axle__portal_init(axle_portal *pt, struct peer *p);
 void axle__portal_fini(axle_portal *pt);
 /* Resolve the main call's result (one task at a time; others wait). */
 int axle__portal_resolve(axle_portal *pt);
+
+/* context.c */
+/* From the peer's loop, for every message of a context's call, before it is queued. */
+void axle__ctx_on_msg(struct axle_ctx *c, const axle_msg *m);
+/* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
+int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
+
+/* context.c */
+/* From the peer's loop, for every message of a context's call, before it is queued. */
+void axle__ctx_on_msg(struct axle_ctx *c, const axle_msg *m);
+/* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
+int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
 
 #endif

@@ -97,6 +97,8 @@ bool axle__call_deliver(struct peer *p, uint64_t cid, axle_msg *m)
     for (struct call *k = p->calls; k; k = k->next) {
         if (k->cid != cid)
             continue;
+        if (k->ctx)
+            axle__ctx_on_msg(k->ctx, m); /* errors are recorded before they queue */
         struct reply *r = malloc(sizeof *r);
         if (!r) { /* the caller would wait forever: fail it instead */
             axle_msg_free(m);
@@ -139,6 +141,14 @@ static int unexpected(axle_msg *m, const char *want)
 
 int axle__call_start(struct call *k, const char *func, const void *args, size_t len)
 {
+    int functype;
+    return axle__call_start_kind(k, func, args, len, &functype);
+}
+
+int axle__call_start_kind(struct call *k, const char *func, const void *args, size_t len,
+                          int *functype)
+{
+    *functype = 0;
     const char *dot = strrchr(func, '.');
     if (!dot || dot == func)
         return AXLE_SET_ERR(-EINVAL, "'%s' is not \"ns.func\"", func);
@@ -167,6 +177,7 @@ int axle__call_start(struct call *k, const char *func, const void *args, size_t 
         return rc;
     if (m->env->msg_case != AXLE__ENVELOPE__MSG_START_ACK)
         return unexpected(m, "start_ack");
+    *functype = m->env->start_ack->functype;
     axle_msg_free(m);
     return 0;
 }
@@ -184,11 +195,10 @@ int axle__call_result(struct call *k, axle_buf *ret)
     return rc;
 }
 
-/* Fire-and-forget: ask the peer to cancel the task it runs for cid. */
-static void cancel_remote_task(struct peer *p, uint64_t cid)
+void axle__cancel_remote_task(struct peer *p, uint64_t cid, int64_t timeout_ns)
 {
     axle_scope sc;
-    axle_scope_open(&sc, axle__deadline_after(A.opts.cancel_ack_ns), AXLE_SCOPE_SHIELD);
+    axle_scope_open(&sc, axle__deadline_after(timeout_ns), AXLE_SCOPE_SHIELD);
     Axle__Uid me = axle__uid_msg(&A.uid);
     uint8_t arg[8];
     for (int i = 0; i < 8; i++)
@@ -214,7 +224,7 @@ int axle_portal_run(axle_portal *pt, const char *func, const void *args, size_t 
     if (rc == 0)
         rc = axle__call_result(&k, ret);
     if (rc == -ECANCELED && !pt->peer->gone)
-        cancel_remote_task(pt->peer, k.cid);
+        axle__cancel_remote_task(pt->peer, k.cid, A.opts.cancel_ack_ns);
     axle__call_close(&k);
     return rc;
 }

@@ -7,7 +7,8 @@
  *                 ├─ server: a handler task per peer, running its loop
  *                 ├─ the parent's loop (in a child)
  *                 ├─ the SIGINT watcher (in the root)
- *                 ├─ RPC tasks started by peers' Start messages
+ *                 ├─ RPC tasks started by peers' Start messages (a plain
+ *                 │  function, or a context function: context.c)
  *                 └─ body: the root's main(arg), or a child's wait
  *
  * What it guarantees:
@@ -17,6 +18,8 @@
  *   logged and skipped, errors in RPC tasks go back to the caller.
  * - When a peer's loop ends (EOF, reset), its pending calls fail with
  *   -AXLE_ETRANSPORT and the tasks it started are cancelled.
+ * - self.cancel_task(cid) cancels one RPC task and records who asked (a
+ *   context's canceller).
  * - self.cancel (a cancel request) cancels every RPC task and waits for
  *   them, acks with CancelAck, then cancels the whole actor; a child also
  *   cancels itself when its parent's connection ends, so no orphan
@@ -230,16 +233,39 @@ int axle__peer_send(struct peer *p, const Axle__Envelope *env)
     return axle_conn_send(p->conn, env);
 }
 
-/* Send an envelope that must go out even from a cancelled task. */
-static int send_shielded(struct peer *p, const Axle__Envelope *env)
+int axle__send_shielded(struct peer *p, const Axle__Envelope *env)
 {
     axle_scope sc;
     axle_scope_open(&sc, axle__deadline_after(A.opts.cancel_ack_ns), AXLE_SCOPE_SHIELD);
     return axle_scope_close(&sc, axle__peer_send(p, env));
 }
 
-/* Reply to cid with code's error (the calling task's rich error). */
-static void send_error(struct peer *p, uint64_t cid, int code)
+int axle__send_start_ack(struct peer *p, uint64_t cid, int functype)
+{
+    Axle__StartAck ack = AXLE__START_ACK__INIT;
+    ack.cid = cid;
+    ack.functype = functype;
+    Axle__Envelope env = AXLE__ENVELOPE__INIT;
+    env.msg_case = AXLE__ENVELOPE__MSG_START_ACK;
+    env.start_ack = &ack;
+    return axle__peer_send(p, &env);
+}
+
+void axle__send_return(struct peer *p, uint64_t cid, const axle_buf *ret)
+{
+    Axle__Return rv = AXLE__RETURN__INIT;
+    rv.cid = cid;
+    rv.pld.data = ret->data;
+    rv.pld.len = ret->len;
+    Axle__Envelope env = AXLE__ENVELOPE__INIT;
+    env.msg_case = AXLE__ENVELOPE__MSG_RETURN;
+    env.return_ = &rv;
+    if (axle__send_shielded(p, &env) < 0)
+        axle_log_runtime("result for cid %llu not delivered: %s is gone", (unsigned long long)cid,
+                         p->uid.name);
+}
+
+void axle__send_error(struct peer *p, uint64_t cid, int code)
 {
     const axle_error *e = axle_error_last();
     Axle__Error *m = axle__rerr_pack(code, e && axle_error_code(e) == code ? e : NULL, &A.uid);
@@ -250,7 +276,7 @@ static void send_error(struct peer *p, uint64_t cid, int code)
     Axle__Envelope env = AXLE__ENVELOPE__INIT;
     env.msg_case = AXLE__ENVELOPE__MSG_ERROR;
     env.error = m;
-    if (send_shielded(p, &env) < 0)
+    if (axle__send_shielded(p, &env) < 0)
         axle_log_runtime("could not send an error for cid %llu to %s", (unsigned long long)cid,
                          p->uid.name);
     axle__rerr_free(m);
@@ -290,8 +316,8 @@ static void rpc_unlink(struct rpc *r)
     }
 }
 
-/* Find the function for a Start, or the error that replaces its StartAck. */
-static int resolve(const struct job *j, axle_rpc_fn *fn)
+/* Find the function for a Start (plain or context), or the error that replaces its StartAck. */
+static int resolve(const struct job *j, axle_rpc_fn *fn, axle_ctx_fn *cfn)
 {
     char who[96], name[512];
     axle_uid_format(&A.uid, who, sizeof who);
@@ -302,7 +328,8 @@ static int resolve(const struct job *j, axle_rpc_fn *fn)
                             "enable_modules (axle_actor_opts or axle_spawn_opts) to call %s",
                             j->ns, who, j->ns, name);
     *fn = axle__rpc_lookup(name);
-    if (!*fn)
+    *cfn = axle__ctx_lookup(name);
+    if (!*fn && !*cfn)
         return AXLE_SET_ERR(-ENOSYS, "actor %s exposes namespace '%s' but has no function '%s'",
                             who, j->ns, name);
     return 0;
@@ -322,36 +349,23 @@ static int rpc_task(void *arg)
     r.scope = &sc;
 
     axle_rpc_fn fn = NULL;
-    int rc = resolve(j, &fn);
-    if (rc == 0) {
-        Axle__StartAck ack = AXLE__START_ACK__INIT;
-        ack.cid = j->cid;
-        ack.functype = AXLE__FUNC_TYPE__FUNC_ASYNCFUNC;
-        Axle__Envelope env = AXLE__ENVELOPE__INIT;
-        env.msg_case = AXLE__ENVELOPE__MSG_START_ACK;
-        env.start_ack = &ack;
-        rc = axle__peer_send(p, &env);
+    axle_ctx_fn cfn = NULL;
+    int rc = resolve(j, &fn, &cfn);
+    if (rc == 0 && cfn) {
+        axle__ctx_serve(&r, cfn, j->args, j->len); /* it sends the context's end itself */
+    } else if (rc == 0) {
+        rc = axle__send_start_ack(p, j->cid, AXLE__FUNC_TYPE__FUNC_ASYNCFUNC);
         axle_buf ret = {0};
         if (rc == 0)
             rc = fn(j->args, j->len, &ret);
-        if (rc == 0) {
-            Axle__Return rv = AXLE__RETURN__INIT;
-            rv.cid = j->cid;
-            rv.pld.data = ret.data;
-            rv.pld.len = ret.len;
-            env = (Axle__Envelope)AXLE__ENVELOPE__INIT;
-            env.msg_case = AXLE__ENVELOPE__MSG_RETURN;
-            env.return_ = &rv;
-            if (send_shielded(p, &env) < 0)
-                axle_log_runtime("result of %s.%s not delivered: %s is gone", j->ns, j->func,
-                                 p->uid.name);
-        }
+        if (rc == 0)
+            axle__send_return(p, j->cid, &ret);
         axle_buf_free(&ret);
     }
     r.scope = NULL;
     axle_scope_close(&sc, rc); /* our own cancel (cancel_task) is absorbed here */
     if (rc < 0)
-        send_error(p, j->cid, rc);
+        axle__send_error(p, j->cid, rc);
     rpc_unlink(&r);
     job_free(j);
     return 0; /* an RPC's failure belongs to its caller, not to this actor */
@@ -423,12 +437,17 @@ static void handle_self(struct peer *p, const Axle__Start *st)
         for (int i = 0; i < 8; i++)
             cid |= (uint64_t)st->kwargs.data[i] << (8 * i);
         for (struct rpc *r = p->rpcs; r; r = r->next)
-            if (r->cid == cid && r->scope)
+            if (r->cid == cid && r->scope) {
+                if (!r->has_requester) { /* who asked: a context's canceller */
+                    r->requester = p->uid;
+                    r->has_requester = true;
+                }
                 axle_scope_cancel(r->scope);
+            }
         return;
     }
     AXLE_SET_ERR(-ENOSYS, "the runtime has no function self.%s", st->func);
-    send_error(p, st->cid, -ENOSYS);
+    axle__send_error(p, st->cid, -ENOSYS);
 }
 
 static void start_rpc(struct peer *p, axle_msg *m)
@@ -436,7 +455,7 @@ static void start_rpc(struct peer *p, axle_msg *m)
     const Axle__Start *st = m->env->start;
     if (!st->ns || !st->func) {
         AXLE_SET_ERR(-EPROTO, "a Start without a namespace or function");
-        send_error(p, st->cid, -EPROTO);
+        axle__send_error(p, st->cid, -EPROTO);
         return;
     }
     if (strcmp(st->ns, "self") == 0) {
@@ -453,7 +472,7 @@ static void start_rpc(struct peer *p, axle_msg *m)
         if (j)
             free(j->ns), free(j->func), free(j->args), free(j);
         AXLE_SET_ERR(-ENOMEM, "no memory to start %s.%s", st->ns, st->func);
-        send_error(p, st->cid, -ENOMEM);
+        axle__send_error(p, st->cid, -ENOMEM);
         return;
     }
     if (st->kwargs.len)
@@ -464,7 +483,7 @@ static void start_rpc(struct peer *p, axle_msg *m)
     p->refs++;
     axle_task_opts o = {.name = j->func};
     if (axle_nursery_start_soon(A.rt, rpc_task, j, &o) < 0) {
-        send_error(p, st->cid, -ENOMEM);
+        axle__send_error(p, st->cid, -ENOMEM);
         job_free(j);
     }
 }
@@ -627,6 +646,8 @@ static void fill_opts(const axle_actor_opts *o)
         A.opts.cancel_phase_ns = AXLE_CANCEL_PHASE_NS_DEFAULT;
     if (!A.opts.peer_drain_ns)
         A.opts.peer_drain_ns = AXLE_PEER_DRAIN_NS_DEFAULT;
+    if (!A.opts.ctx_cancel_ns)
+        A.opts.ctx_cancel_ns = AXLE_CTX_CANCEL_NS_DEFAULT;
     A.opts.name = NULL, A.opts.enable_modules = NULL, A.opts.bind_addrs = NULL;
     A.opts.loglevel = NULL, A.opts.spawn_method = NULL;
 }

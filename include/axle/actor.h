@@ -105,12 +105,14 @@ typedef struct axle_actor_opts {
     int64_t hard_kill_ns;          /* SIGTERM to SIGKILL: default 1.6 s */
     int64_t cancel_phase_ns;       /* whole cancel phase: default 3 s */
     int64_t peer_drain_ns;         /* teardown waits for peers: default 3 s */
+    int64_t ctx_cancel_ns;         /* axle_ctx_cancel's request: default 0.616 s */
 } axle_actor_opts;
 
 #define AXLE_CANCEL_ACK_NS_DEFAULT (500 * 1000000LL)
 #define AXLE_HARD_KILL_NS_DEFAULT (1600 * 1000000LL)
 #define AXLE_CANCEL_PHASE_NS_DEFAULT (3000 * 1000000LL)
 #define AXLE_PEER_DRAIN_NS_DEFAULT (3000 * 1000000LL)
+#define AXLE_CTX_CANCEL_NS_DEFAULT (616 * 1000000LL)
 
 /*
  * axle_root — make this process the root actor and run main(arg) as its

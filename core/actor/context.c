@@ -1,0 +1,445 @@
+/*
+ * core/actor/context.c — contexts (tractor §4): the parent side
+ * (axle_ctx_open ... axle_ctx_close) and the child side (a context
+ * function run by the runtime's RPC task).
+ *
+ * Parent side. A context is a call (portal.c) with a context attached:
+ * the peer's loop hands every message for its cid to axle__ctx_on_msg
+ * before queueing it, so an Error is recorded the moment it arrives, even
+ * when nobody reads (§4.5): the remote error and canceller are set and the
+ * body's scope is cancelled, except when this side asked for the cancel
+ * (its acknowledgement is the expected outcome) or the owner is blocked
+ * reading the context (the read itself returns the error). Recording
+ * never blocks and never fails the loop. The outcome, once known, is kept:
+ * axle_ctx_result returns the same thing every time.
+ *
+ * axle_ctx_close applies §4.6 in three cases on the body's rc (see
+ * <axle/context.h>) and tears down shielded. A local error is kept
+ * intact across the cancel request it triggers: the task's rich error is
+ * taken before the request and put back after it.
+ *
+ * Child side. axle__ctx_serve acknowledges the Start as a context, runs
+ * the function with a context on its stack and turns its end into one
+ * message (§4.4): Return, a ContextCancelled naming who asked (the child
+ * itself, the requester of a cancel_task, or whoever cancelled the
+ * actor), or the boxed error.
+ */
+#include "actor_int.h"
+
+#include <axle/context.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct axle_ctx {
+    bool parent;       /* which side this is */
+    struct peer *peer; /* referenced on the parent side */
+    axle_uid peer_uid;
+    uint64_t cid;
+
+    /* parent side */
+    struct call k;    /* the call: cid, reply queue */
+    axle_scope scope; /* the body's, between open and close */
+    bool scope_open;
+    bool reading;                /* the owner is blocked reading this context */
+    bool done;                   /* the outcome below is final */
+    int done_rc;                 /* 0 (result), AXLE_CTX_CANCEL_ACKED, or the error */
+    struct axle_error *done_err; /* the error's rich form for a non-remote failure */
+    axle_buf result;             /* the returned bytes */
+
+    /* child side */
+    struct rpc *rpc; /* the RPC task running the function */
+    bool started;
+
+    /* both */
+    bool cancel_called, cancel_acked, cancelled_caught;
+    bool has_canceller;
+    axle_uid canceller;
+    struct axle_error *remote_err; /* owned */
+    int remote_rc;
+    struct axle_error *local_err; /* owned */
+    int local_rc;
+};
+
+static bool uid_eq(const axle_uid *a, const axle_uid *b)
+{
+    return memcmp(a->uuid, b->uuid, sizeof a->uuid) == 0;
+}
+
+static void set_canceller(axle_ctx *c, const axle_uid *who)
+{
+    c->canceller = *who;
+    c->has_canceller = true;
+}
+
+/* The rich error of code on the calling task, cloned (NULL when there is none). */
+static struct axle_error *clone_last(int code)
+{
+    const axle_error *e = axle_error_last();
+    return e && axle_error_code(e) == code ? axle__error_clone(e) : NULL;
+}
+
+/* Put a copy of e (when there is one) on the calling task; returns code. */
+static int put_copy(const struct axle_error *e, int code)
+{
+    if (e)
+        axle__error_put(axle__current(), axle__error_clone(e));
+    return code;
+}
+
+/* The peer's ContextCancelled names this actor as its canceller. */
+static bool names_us(const axle_ctx *c)
+{
+    const axle_uid *who = c->remote_err ? axle_error_canceller(c->remote_err) : NULL;
+    return c->remote_rc == -AXLE_ECTXCANCELLED && who && uid_eq(who, &A.uid);
+}
+
+/* §4.2: we asked for the cancel and the peer's ContextCancelled names us. */
+static bool self_cancel_acked(const axle_ctx *c) { return c->cancel_called && names_us(c); }
+
+/* ---- the peer's loop: recording errors (§4.5) ------------------------------------ */
+
+void axle__ctx_on_msg(axle_ctx *c, const axle_msg *m)
+{
+    if (m->env->msg_case != AXLE__ENVELOPE__MSG_ERROR || c->remote_err)
+        return; /* the first error is the one that counts */
+    c->remote_rc = axle__rerr_raise(m->env->error);
+    c->remote_err = axle__error_take(axle__current());
+    const axle_uid *src = c->remote_err ? axle_error_src_uid(c->remote_err) : NULL;
+    if (names_us(c))
+        set_canceller(c, &A.uid);
+    else
+        set_canceller(c, src ? src : &c->peer_uid); /* for a ContextCancelled: the peer */
+    if (c->scope_open && !c->reading && !self_cancel_acked(c) &&
+        !axle_scope_cancel_called(&c->scope))
+        axle_scope_cancel(&c->scope);
+}
+
+/* ---- the parent side ------------------------------------------------------------------ */
+
+/* The next message for c, the owner marked as reading it. */
+static int ctx_next(axle_ctx *c, axle_msg **m)
+{
+    c->reading = true;
+    int rc = axle__call_next(&c->k, m);
+    c->reading = false;
+    return rc;
+}
+
+/* Record the outcome from the remote error; returns what axle_ctx_result returns. */
+static int outcome_from_remote(axle_ctx *c)
+{
+    c->done = true;
+    if (self_cancel_acked(c)) {
+        c->cancel_acked = true;
+        if (!c->local_err) {
+            c->local_err = axle__error_clone(c->remote_err);
+            c->local_rc = c->remote_rc;
+        }
+        c->done_rc = AXLE_CTX_CANCEL_ACKED;
+    } else {
+        c->done_rc = c->remote_rc;
+    }
+    return c->done_rc;
+}
+
+/* The stored outcome again, the error's rich form on the calling task. */
+static int outcome_again(axle_ctx *c, axle_buf *ret)
+{
+    if (c->done_rc == 0)
+        return ret ? axle_buf_set(ret, c->result.data, c->result.len) : 0;
+    if (c->done_rc == AXLE_CTX_CANCEL_ACKED)
+        return AXLE_CTX_CANCEL_ACKED;
+    return put_copy(c->done_err ? c->done_err : c->remote_err, c->done_rc);
+}
+
+int axle_ctx_result(axle_ctx *c, axle_buf *ret)
+{
+    if (!c->parent)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_result: called on the child side of the context; "
+                                     "only the parent side waits for the result");
+    while (!c->done) {
+        if (c->remote_err) {
+            outcome_from_remote(c);
+            break;
+        }
+        axle_msg *m;
+        int rc = ctx_next(c, &m);
+        if (rc == -ECANCELED && c->remote_err)
+            continue; /* the error cancelled the body's scope: it is the outcome */
+        if (rc == -ECANCELED)
+            return rc; /* not consumed: a later call tries again */
+        if (rc < 0) {  /* the peer is gone */
+            c->done = true;
+            c->done_rc = rc;
+            c->done_err = clone_last(rc);
+            break;
+        }
+        switch (m->env->msg_case) {
+        case AXLE__ENVELOPE__MSG_RETURN:
+            rc = axle_buf_set(&c->result, m->env->return_->pld.data, m->env->return_->pld.len);
+            c->done = true;
+            c->done_rc = rc;
+            c->done_err = rc < 0 ? clone_last(rc) : NULL;
+            break;
+        case AXLE__ENVELOPE__MSG_ERROR: /* recorded on arrival: handled above */
+        case AXLE__ENVELOPE__MSG_YIELD: /* a stream's leftovers: discarded */
+        case AXLE__ENVELOPE__MSG_STOP:
+        default:
+            break;
+        }
+        axle_msg_free(m);
+    }
+    return outcome_again(c, ret);
+}
+
+/* Fire the cancel request for c's task (shielded, bounded); keeps the task's error. */
+static void request_cancel(axle_ctx *c)
+{
+    if (c->done || c->peer->gone)
+        return; /* it has ended already, or cannot hear us */
+    struct axle_error *keep = axle__error_take(axle__current());
+    axle__cancel_remote_task(c->peer, c->cid, A.opts.ctx_cancel_ns);
+    axle__error_free(axle__error_take(axle__current()));
+    axle__error_put(axle__current(), keep);
+}
+
+int axle_ctx_cancel(axle_ctx *c)
+{
+    if (c->cancel_called)
+        return 0;
+    c->cancel_called = true;
+    if (c->parent) {
+        request_cancel(c);
+        return 0;
+    }
+    set_canceller(c, &A.uid);
+    if (c->rpc->scope)
+        axle_scope_cancel(c->rpc->scope);
+    return 0;
+}
+
+static void ctx_free(axle_ctx *c)
+{
+    axle__call_close(&c->k);
+    axle__peer_unref(c->peer);
+    axle_buf_free(&c->result);
+    axle__error_free(c->done_err);
+    axle__error_free(c->remote_err);
+    axle__error_free(c->local_err);
+    free(c);
+}
+
+/* Wait for Started; its payload into first. */
+static int wait_started(axle_ctx *c, const char *func, axle_buf *first)
+{
+    for (;;) {
+        axle_msg *m;
+        int rc = ctx_next(c, &m);
+        if (rc < 0)
+            return rc;
+        int kind = m->env->msg_case;
+        const char *what = axle_msg_kind_name(m->env);
+        if (kind == AXLE__ENVELOPE__MSG_STARTED) {
+            const Axle__Started *st = m->env->started;
+            rc = first ? axle_buf_set(first, st->pld.data, st->pld.len) : 0;
+            axle_msg_free(m);
+            return rc;
+        }
+        axle_msg_free(m);
+        if (kind == AXLE__ENVELOPE__MSG_ERROR) {
+            c->done = true;
+            c->done_rc = c->remote_rc;
+            return put_copy(c->remote_err, c->remote_rc);
+        }
+        if (kind == AXLE__ENVELOPE__MSG_RETURN || kind == AXLE__ENVELOPE__MSG_STOP ||
+            kind == AXLE__ENVELOPE__MSG_YIELD) {
+            c->done = kind == AXLE__ENVELOPE__MSG_RETURN;
+            return AXLE_SET_ERR(-EPROTO,
+                                "context %s in %s sent %s before axle_ctx_started: a context "
+                                "function must call axle_ctx_started first",
+                                func, c->peer_uid.name, what);
+        }
+    }
+}
+
+int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t len, axle_ctx **out,
+                  axle_buf *first)
+{
+    *out = NULL;
+    if (!A.running)
+        return AXLE_SET_ERR(-ENOTCONN, "axle_ctx_open: not inside an actor");
+    const axle_uid *peer = axle_portal_uid(pt);
+    if (uid_eq(peer, &A.uid))
+        return AXLE_SET_ERR(-EINVAL,
+                            "axle_ctx_open(%s): invalid operation: a context into "
+                            "one's own actor",
+                            func);
+    axle_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return AXLE_SET_ERR(-ENOMEM, "axle_ctx_open: out of memory");
+    c->parent = true;
+    c->peer = pt->peer;
+    c->peer->refs++;
+    c->peer_uid = *peer;
+    axle__call_open(&c->k, c->peer);
+    c->k.ctx = c;
+    c->cid = c->k.cid;
+
+    int functype = 0;
+    int rc = axle__call_start_kind(&c->k, func, args, len, &functype);
+    if (rc == 0 && functype != AXLE__FUNC_TYPE__FUNC_CONTEXT) {
+        request_cancel(c); /* it is running the plain function for us: stop it */
+        rc = AXLE_SET_ERR(-EPROTO,
+                          "%s in %s is a plain function, not a context function: "
+                          "call it with axle_portal_run",
+                          func, c->peer_uid.name);
+    }
+    if (rc == 0)
+        rc = wait_started(c, func, first);
+    if (rc < 0) {
+        if (!c->done && !c->remote_err) /* a local failure (cancel, memory): end the child */
+            request_cancel(c);
+        ctx_free(c);
+        return AXLE_ERR_FRAME(rc);
+    }
+    axle_scope_open(&c->scope, AXLE_NO_DEADLINE, 0);
+    c->scope_open = true;
+    *out = c;
+    return 0;
+}
+
+int axle_ctx_close(axle_ctx *c, int rc)
+{
+    if (!c->parent)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_close: called on the child side of the context");
+    struct axle_error *body_err = rc < 0 ? clone_last(rc) : NULL;
+    if (!body_err && rc < 0 && rc == c->remote_rc && c->remote_err)
+        body_err = axle__error_clone(c->remote_err); /* the body returned what a read gave it */
+    rc = axle_scope_close(&c->scope, rc);
+    c->scope_open = false;
+    c->cancelled_caught = axle_scope_cancelled_caught(&c->scope);
+
+    int out;
+    if (rc == 0) { /* finished (or our scope's cancel absorbed): the child's outcome */
+        out = axle_ctx_result(c, NULL);
+        if (out == AXLE_CTX_CANCEL_ACKED)
+            out = 0;
+        else if (out == -ECANCELED) /* an enclosing scope, while waiting: end the child */
+            request_cancel(c);
+    } else if (rc == -AXLE_ECTXCANCELLED && c->remote_err && self_cancel_acked(c)) {
+        c->cancel_acked = true;
+        out = 0;
+    } else { /* the body's own error: it wins; the child is cancelled */
+        if (!c->local_err) {
+            c->local_err = body_err ? axle__error_clone(body_err) : NULL;
+            c->local_rc = rc;
+        }
+        c->cancel_called = true;
+        request_cancel(c);
+        axle__error_put(axle__current(), body_err ? axle__error_clone(body_err) : NULL);
+        out = rc;
+    }
+    axle__error_free(body_err);
+    struct axle_error *keep = out < 0 ? axle__error_take(axle__current()) : NULL;
+    ctx_free(c);
+    axle__error_put(axle__current(), keep);
+    return out;
+}
+
+/* ---- the child side ------------------------------------------------------------------- */
+
+int axle_ctx_started(axle_ctx *c, const void *val, size_t len)
+{
+    if (c->parent)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_started: called on the parent side of the "
+                                     "context; only the child side hands over a first value");
+    if (c->started)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_started: called twice; a context starts once");
+    Axle__Started st = AXLE__STARTED__INIT;
+    st.cid = c->cid;
+    st.pld.data = (uint8_t *)val;
+    st.pld.len = len;
+    Axle__Envelope env = AXLE__ENVELOPE__INIT;
+    env.msg_case = AXLE__ENVELOPE__MSG_STARTED;
+    env.started = &st;
+    int rc = axle__peer_send(c->peer, &env);
+    if (rc == 0)
+        c->started = true;
+    return rc;
+}
+
+/* Who asked the function's task to cancel: itself, a cancel_task's sender, the actor's canceller.
+ */
+static const axle_uid *child_canceller(const axle_ctx *c)
+{
+    if (c->cancel_called)
+        return &A.uid;
+    if (c->rpc->has_requester)
+        return &c->rpc->requester;
+    if (A.cancel_called)
+        return &A.cancel_by;
+    return &c->peer_uid; /* the parent went away */
+}
+
+int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
+{
+    axle_ctx c = {.parent = false, .peer = r->peer, .peer_uid = r->peer->uid, .cid = r->cid};
+    c.rpc = r;
+    int rc = axle__send_start_ack(r->peer, r->cid, AXLE__FUNC_TYPE__FUNC_CONTEXT);
+    if (rc < 0)
+        return rc; /* nobody to tell */
+    axle_buf ret = {0};
+    r->ctx = &c;
+    rc = fn(&c, args, len, &ret);
+    r->ctx = NULL;
+    if (rc == 0) {
+        axle__send_return(r->peer, r->cid, &ret);
+    } else if (rc == -ECANCELED && r->scope && axle_scope_cancel_called(r->scope)) {
+        const axle_uid *who = child_canceller(&c);
+        char by[96];
+        axle_uid_format(who, by, sizeof by);
+        if (uid_eq(who, &A.uid))
+            AXLE_SET_ERR(-AXLE_ECTXCANCELLED, "context cancelled itself (axle_ctx_cancel in %s)",
+                         A.uid.name);
+        else
+            AXLE_SET_ERR(-AXLE_ECTXCANCELLED, "context in %s cancelled by %s", A.uid.name, by);
+        axle__error_set_canceller(who);
+        axle__send_error(r->peer, r->cid, -AXLE_ECTXCANCELLED);
+    } else {
+        axle__send_error(r->peer, r->cid, rc);
+    }
+    axle_buf_free(&ret);
+    return 0;
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+bool axle_ctx_is_parent(const axle_ctx *c) { return c->parent; }
+const axle_uid *axle_ctx_peer(const axle_ctx *c) { return &c->peer_uid; }
+bool axle_ctx_cancel_called(const axle_ctx *c) { return c->cancel_called; }
+bool axle_ctx_cancel_acked(const axle_ctx *c) { return c->cancel_acked; }
+bool axle_ctx_cancelled_caught(const axle_ctx *c) { return c->cancelled_caught; }
+
+const axle_uid *axle_ctx_canceller(const axle_ctx *c)
+{
+    if (!c->parent && !c->has_canceller && c->rpc && c->rpc->scope &&
+        axle_scope_cancel_called(c->rpc->scope))
+        return child_canceller(c);
+    return c->has_canceller ? &c->canceller : NULL;
+}
+
+const axle_error *axle_ctx_remote_error(const axle_ctx *c) { return c->remote_err; }
+const axle_error *axle_ctx_local_error(const axle_ctx *c) { return c->local_err; }
+
+int axle_ctx_outcome(const axle_ctx *c)
+{
+    if (c->done)
+        return c->done_rc == AXLE_CTX_CANCEL_ACKED ? c->local_rc : c->done_rc;
+    if (c->remote_err)
+        return c->remote_rc;
+    if (c->local_err)
+        return c->local_rc;
+    return 1;
+}

@@ -1,0 +1,189 @@
+/*
+ * axle/context.h — contexts: a task in another actor paired with a task
+ * here, with a started handshake, a final result, cancellation from
+ * either side and exact rules for what each side sees (tractor §4).
+ *
+ * The child side is a function exported by name:
+ *
+ *     static int feed(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+ *     {
+ *         int rc = axle_ctx_started(ctx, "ready", 5);  // the parent's `first`
+ *         ...
+ *         return rc < 0 ? rc : axle_buf_set(ret, "done", 4);  // the result
+ *     }
+ *     AXLE_EXPORT_CTX("feeds.feed", feed)
+ *
+ * The parent side brackets a body, like a scope:
+ *
+ *     axle_ctx *ctx;
+ *     axle_buf first = {0}, res = {0};
+ *     int rc = axle_ctx_open(portal, "feeds.feed", NULL, 0, &ctx, &first);
+ *     if (rc < 0)
+ *         return rc;                 // nothing to close
+ *     rc = body(ctx);                // may call axle_ctx_result / _cancel
+ *     rc = axle_ctx_close(ctx, rc);  // the exit rules below; frees ctx
+ *
+ * How the child's function ends decides what the parent gets:
+ * - it returns 0: a Return with *ret's bytes (the context's result);
+ * - its task was cancelled (axle_ctx_cancel on either side, the parent's
+ *   cancel of the whole actor) and it returned -ECANCELED: a
+ *   -AXLE_ECTXCANCELLED whose canceller is the actor that asked (the child
+ *   itself when it called axle_ctx_cancel; its message then says "itself");
+ * - any other error: that error, boxed as a remote error.
+ *
+ * The exit rules of axle_ctx_close(ctx, rc) (tractor §4.6), rc being the
+ * body's outcome:
+ * - rc == 0: wait for the outcome. A Return gives 0. A cancel this side
+ *   asked for (axle_ctx_cancel) and the child acknowledged is absorbed:
+ *   0, cancel_acked is true, and the ContextCancelled is readable with
+ *   axle_ctx_local_error. A ContextCancelled asked for by anyone else
+ *   (another actor, or this actor's own axle_portal_cancel_actor without
+ *   axle_ctx_cancel) is returned as -AXLE_ECTXCANCELLED with its canceller;
+ *   any other remote error as itself.
+ * - rc == -AXLE_ECTXCANCELLED: 0 when it is this side's own acknowledged
+ *   cancel, else rc.
+ * - any other rc (a local error, or -ECANCELED from an enclosing scope):
+ *   the child is cancelled (axle_ctx_cancel, tolerant of a dead peer) and
+ *   rc comes back with its own rich error, never replaced by the
+ *   ContextCancelled that follows nor by teardown's -ECANCELED.
+ *
+ * A remote error is recorded the moment it arrives, before anything reads
+ * it: the body's scope (opened by axle_ctx_open, closed by
+ * axle_ctx_close) is cancelled at once, so a body blocked anywhere
+ * returns, unless this side asked for the cancel itself or the body is
+ * blocked reading this context (then the read returns the error).
+ *
+ * Threading: one actor, one thread; a context belongs to the task that
+ * opened it (parent) or runs it (child). Its body's scope nests like any
+ * scope: contexts one task opens close in the reverse order.
+ */
+#ifndef AXLE_CONTEXT_H
+#define AXLE_CONTEXT_H
+
+#include <axle/actor.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct axle_ctx axle_ctx;
+
+/*
+ * A context function, the child side. Runs in an RPC task of the child's
+ * runtime; ctx is valid until it returns.
+ *   args, len: the parent's arguments (borrowed).
+ *   ret: the result's bytes on success (starts empty; the runtime frees it).
+ * Returns: 0, or a negative code for the parent (see above).
+ */
+typedef int (*axle_ctx_fn)(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret);
+
+/*
+ * axle_ctx_register — export fn as the context function name ("ns.func";
+ * one table with axle_rpc_register, so names are unique across both).
+ * Returns: 0.  Errors: -EINVAL (no namespace, or the name is taken);
+ *   -ENOMEM.  Callable anywhere.
+ */
+AXLE_API int axle_ctx_register(const char *name, axle_ctx_fn fn);
+
+/* Export a context function at program load: AXLE_EXPORT_CTX("feeds.feed", feed); */
+#define AXLE_EXPORT_CTX(name, fn)                                                         \
+    __attribute__((constructor)) static void AXLE__CAT(axle__export_ctx_, __LINE__)(void) \
+    {                                                                                     \
+        axle_ctx_register((name), (fn));                                                  \
+    }
+
+/*
+ * axle_ctx_open — start func as a context in the actor behind pt and wait
+ * until it calls axle_ctx_started; then open the body's cancel scope on
+ * the calling task.
+ *   args, len: the arguments (copied out before returning).
+ *   out: the context, owned by the caller until axle_ctx_close.
+ *   first: if not NULL, receives the started value.
+ * Returns: 0.
+ * Errors: -EINVAL (func not "ns.func"; pt is this actor: a context into
+ *   one's own actor); -AXLE_EREMOTE boxing -AXLE_ENOTEXPOSED, -ENOSYS or
+ *   the function's own error when it fails before started;
+ *   -AXLE_ECTXCANCELLED when it is cancelled before started; -EPROTO when
+ *   func is not a context function, or it returns without started;
+ *   -AXLE_ETRANSPORT when the actor goes away; -ECANCELED (the child is
+ *   cancelled). On error nothing is left to close.
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t len,
+                           axle_ctx **out, axle_buf *first);
+
+/*
+ * axle_ctx_close — apply the exit rules (above) to the body's outcome rc,
+ * close the body's scope and free ctx.
+ * Returns: the context's outcome (see above).
+ * Checkpoint: yes when rc == 0 (it waits for the child's outcome);
+ *   teardown itself is shielded.
+ */
+AXLE_API int axle_ctx_close(axle_ctx *ctx, int rc);
+
+/*
+ * axle_ctx_started — child side: hand the parent its first value (once,
+ * before anything else the parent waits for).
+ * Returns: 0.  Errors: -EINVAL when called twice or on the parent side
+ *   (the message says which); -AXLE_ETRANSPORT.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ctx_started(axle_ctx *ctx, const void *val, size_t len);
+
+/*
+ * axle_ctx_result — parent side: wait for the child's outcome.
+ *   ret: receives the returned bytes (may be NULL).
+ * Returns: 0 (a Return); AXLE_CTX_CANCEL_ACKED (1) when the outcome is
+ *   this side's own cancel, acknowledged: not an error (the
+ *   ContextCancelled is axle_ctx_local_error's).
+ * Errors: the child's error (-AXLE_EREMOTE, -AXLE_ECTXCANCELLED with its
+ *   canceller, ...), the same on every call; -EINVAL on the child side;
+ *   -AXLE_ETRANSPORT; -ECANCELED (the outcome is not consumed).
+ * Checkpoint: yes.
+ */
+#define AXLE_CTX_CANCEL_ACKED 1
+AXLE_API int axle_ctx_result(axle_ctx *ctx, axle_buf *ret);
+
+/*
+ * axle_ctx_cancel — parent side: ask the child to cancel its task (a
+ * request bounded by ctx_cancel_ns; the body's own scope is not
+ * cancelled: the child's ContextCancelled comes back as the outcome).
+ * Child side: cancel the function's own task now; the parent gets a
+ * ContextCancelled whose canceller is the child.
+ * Returns: 0 (also when the request could not be sent: the outcome says
+ *   what happened).  Idempotent.
+ * Checkpoint: no (the request is shielded and bounded).
+ */
+AXLE_API int axle_ctx_cancel(axle_ctx *ctx);
+
+/* State (tractor §4.2), readable on either side at any time. */
+AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);
+AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);
+/* This side called axle_ctx_cancel (or the parent's body failed, which does). */
+AXLE_API bool axle_ctx_cancel_called(const axle_ctx *ctx);
+/* This side asked for the cancel and the peer's ContextCancelled names us. */
+AXLE_API bool axle_ctx_cancel_acked(const axle_ctx *ctx);
+/* The body's scope was cancelled and ended by that cancellation (parent, after close). */
+AXLE_API bool axle_ctx_cancelled_caught(const axle_ctx *ctx);
+/*
+ * Who is responsible for the cancellation, or NULL: this actor for its own
+ * acknowledged cancel; for a ContextCancelled asked for by someone else,
+ * the peer (the actor that was cancelled; the error's own canceller names
+ * the asker); for any other remote error, its source. Child side: the
+ * actor that asked the function to cancel.
+ */
+AXLE_API const axle_uid *axle_ctx_canceller(const axle_ctx *ctx);
+/* The error received from the peer, or NULL. */
+AXLE_API const axle_error *axle_ctx_remote_error(const axle_ctx *ctx);
+/* The error of this side: the body's, or the absorbed self-cancel; or NULL. */
+AXLE_API const axle_error *axle_ctx_local_error(const axle_ctx *ctx);
+/* The outcome so far: 0 once a Return arrived, an error code once one is known, else 1. */
+AXLE_API int axle_ctx_outcome(const axle_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

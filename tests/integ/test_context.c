@@ -1,0 +1,576 @@
+/*
+ * tests/integ/test_context.c — contexts across real processes: the
+ * reference's context scenarios (tractor-test-catalogue §4 and the
+ * inter-peer file of §3) with their exact outcomes, for the parts of the
+ * contexts issue built so far (no streams yet).
+ *
+ * CTest runs it once per spawn backend, like test_actor. Every test proves
+ * a clean end through the harness: no descendant, no socket file, no fd.
+ */
+#define _GNU_SOURCE
+#include "../harness.h"
+
+#include <axle/actor.h>
+#include <axle/context.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS (1000 * 1000LL)
+
+static const char *const C_MODS[] = {"c"};
+
+/* ---- the child side ----------------------------------------------------------- */
+
+/* What a child saw, for the parent to ask afterwards (per process). */
+static int32_t cancelled_seen;
+
+static int c_state(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len;
+    return axle_buf_set(ret, &cancelled_seen, sizeof cancelled_seen);
+}
+AXLE_EXPORT("c.state", c_state)
+
+enum { RETURN_YO, BLOCK, FAIL_AFTER_STARTED };
+
+struct simple_args {
+    int32_t data;
+    int32_t mode;
+};
+
+/* started(data + 1), then return "yo", block until cancelled, or fail. */
+static int c_simple(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    struct simple_args a = {0, RETURN_YO};
+    if (len == sizeof a)
+        memcpy(&a, args, sizeof a);
+    int32_t first = a.data + 1;
+    int rc = axle_ctx_started(ctx, &first, sizeof first);
+    if (rc < 0)
+        return rc;
+    if (a.mode == FAIL_AFTER_STARTED) {
+        axle_sleep(20 * MS);
+        return AXLE_SET_ERR(-EDOM, "the child fails after started");
+    }
+    if (a.mode == BLOCK) {
+        rc = axle_sleep(AXLE_NO_DEADLINE);
+        if (rc == -ECANCELED)
+            cancelled_seen++;
+        return rc;
+    }
+    return axle_buf_set(ret, "yo", 2);
+}
+AXLE_EXPORT_CTX("c.simple", c_simple)
+
+static int c_started_twice(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_started(ctx, NULL, 0);
+    return rc;
+}
+AXLE_EXPORT_CTX("c.started_twice", c_started_twice)
+
+static int c_cancel_self_before_started(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_ctx_cancel(ctx);
+    return axle_sleep(AXLE_NO_DEADLINE);
+}
+AXLE_EXPORT_CTX("c.cancel_self", c_cancel_self_before_started)
+
+static int c_plain(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    return 0;
+}
+AXLE_EXPORT("c.plain", c_plain)
+
+/*
+ * In "canceller": open a context into "sleeper", then cancel the whole
+ * sleeper with its portal (not the context). Returns 0 when what it saw is
+ * right: its own context raises the ContextCancelled it asked for, naming
+ * itself (-AXLE_ECTXCANCELLED, not absorbed: it did not call ctx cancel).
+ */
+static int c_cancel_peer(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_portal *sleeper;
+    int rc = axle_find_actor("sleeper", &sleeper);
+    if (rc < 0)
+        return rc;
+    axle_ctx *sc;
+    struct simple_args a = {0, BLOCK};
+    rc = axle_ctx_open(sleeper, "c.simple", &a, sizeof a, &sc, NULL);
+    if (rc == 0) {
+        rc = axle_ctx_started(ctx, NULL, 0); /* the root may now watch its own context */
+        if (rc == 0 && axle_portal_cancel_actor(sleeper, 0) != 1)
+            rc = AXLE_SET_ERR(-EPROTO, "sleeper did not ack its cancel");
+        if (rc == 0) {
+            int r = axle_ctx_result(sc, NULL);
+            const axle_uid *who = axle_error_canceller(axle_error_last());
+            if (r != -AXLE_ECTXCANCELLED || !who || strcmp(who->name, "canceller") != 0)
+                rc = AXLE_SET_ERR(-EPROTO, "canceller's own context: result %d (%s)", r,
+                                  axle_errname(r));
+            else if (!axle_ctx_canceller(sc) || strcmp(axle_ctx_canceller(sc)->name, "canceller"))
+                rc = AXLE_SET_ERR(-EPROTO, "canceller's context names the wrong canceller");
+            else
+                rc = r;
+        }
+        rc = axle_ctx_close(sc, rc);
+        if (rc == -AXLE_ECTXCANCELLED)
+            rc = 0; /* what we expected: our own portal cancel, raised */
+    }
+    axle_portal_close(sleeper);
+    return rc;
+}
+AXLE_EXPORT_CTX("c.cancel_peer", c_cancel_peer)
+
+/* In "a": open a context into "b", cancel it, then fail before started. */
+static int c_err_before_started(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ctx, (void)args, (void)len, (void)ret;
+    axle_portal *b;
+    int rc = axle_find_actor("b", &b);
+    if (rc < 0)
+        return rc;
+    axle_ctx *bc;
+    struct simple_args a = {0, BLOCK};
+    rc = axle_ctx_open(b, "c.simple", &a, sizeof a, &bc, NULL);
+    if (rc == 0) {
+        axle_ctx_cancel(bc);
+        axle_sleep(50 * MS); /* the ContextCancelled from b arrives meanwhile */
+        rc = axle_ctx_close(bc, AXLE_SET_ERR(-EDOM, "TypeError before started"));
+    }
+    axle_portal_close(b);
+    return rc;
+}
+AXLE_EXPORT_CTX("c.err_before_started", c_err_before_started)
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int root_run(axle_fn fn, void *arg)
+{
+    axle_actor_opts o = {.name = "root"};
+    return axle_root(&o, fn, arg);
+}
+
+static axle_spawn_opts daemon(const char *name)
+{
+    axle_spawn_opts o = {.name = name, .enable_modules = C_MODS, .n_enable_modules = 1};
+    return o;
+}
+
+static void end_children(axle_actor_nursery *an)
+{
+    axle_actor_nursery_cancel(an);
+    ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
+}
+
+/* A root with one daemon named "child"; body(portal, arg) runs in the root. */
+struct with {
+    int (*body)(axle_portal *p, void *arg);
+    void *arg;
+};
+
+static int with_child_main(void *arg)
+{
+    struct with *w = arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = daemon("child");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    int rc = w->body(p, w->arg);
+    end_children(an);
+    return rc;
+}
+
+static int with_child(int (*body)(axle_portal *p, void *arg), void *arg)
+{
+    struct with w = {body, arg};
+    return root_run(with_child_main, &w);
+}
+
+static int32_t child_cancelled(axle_portal *p)
+{
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_portal_run(p, "c.state", NULL, 0, &b), 0);
+    int32_t v;
+    ck_assert_uint_eq(b.len, sizeof v);
+    memcpy(&v, b.data, sizeof v);
+    axle_buf_free(&b);
+    return v;
+}
+
+/* Until name is registered with the root (registration follows the start). */
+static void wait_registered(const char *name)
+{
+    axle_portal *p = NULL;
+    for (int i = 0; i < 400 && axle_find_actor(name, &p) == -ENOENT; i++)
+        axle_sleep(5 * MS);
+    ck_assert_ptr_nonnull(p);
+    axle_portal_close(p);
+}
+
+static bool is_me(const axle_uid *u)
+{
+    return u && memcmp(u->uuid, axle_actor_uid()->uuid, 16) == 0;
+}
+
+/* ---- test_simple_context ---------------------------------------------------------- */
+
+static int simple_returns_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {10, RETURN_YO};
+    axle_ctx *ctx;
+    axle_buf first = {0}, res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, &first), 0);
+    ck_assert_uint_eq(first.len, 4);
+    ck_assert_int_eq(*(int32_t *)first.data, 11);
+    ck_assert(axle_ctx_is_parent(ctx));
+    ck_assert_str_eq(axle_ctx_peer(ctx)->name, "child");
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_uint_eq(res.len, 2);
+    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    ck_assert_int_eq(axle_ctx_outcome(ctx), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0); /* the same outcome again */
+    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    ck_assert(!axle_ctx_cancel_called(ctx));
+    ck_assert_ptr_null(axle_ctx_remote_error(ctx));
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&first);
+    axle_buf_free(&res);
+    return 0;
+}
+
+START_TEST(simple_context_child_returns)
+{
+    ck_assert_int_eq(with_child(simple_returns_body, NULL), 0);
+}
+END_TEST
+
+/* The close waits for the result the body never asked for. */
+static int simple_close_waits_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, RETURN_YO};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(simple_context_close_waits_for_the_result)
+{
+    ck_assert_int_eq(with_child(simple_close_waits_body, NULL), 0);
+}
+END_TEST
+
+/* error_parent: the body's own error comes back, the child is cancelled. */
+static int parent_error_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, BLOCK};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    int rc = axle_ctx_close(ctx, AXLE_SET_ERR(-EDOM, "ValueError in the parent"));
+    ck_assert_int_eq(rc, -EDOM);
+    ck_assert_str_eq(axle_error_message(axle_error_last()), "ValueError in the parent");
+    /* The child's task was cancelled (its cancel arrives before this call). */
+    for (int i = 0; i < 100 && child_cancelled(p) == 0; i++)
+        axle_sleep(5 * MS);
+    ck_assert_int_eq(child_cancelled(p), 1);
+    return 0;
+}
+
+START_TEST(simple_context_parent_error_is_not_masked_and_cancels_the_child)
+{
+    ck_assert_int_eq(with_child(parent_error_body, NULL), 0);
+}
+END_TEST
+
+/* ---- test_parent_cancels ------------------------------------------------------------ */
+
+/* ctx cancel: no error anywhere; the result is our own acknowledged cancel. */
+static int parent_cancels_ctx_body(axle_portal *p, void *arg)
+{
+    bool check_result = arg != NULL;
+    struct simple_args a = {1, BLOCK};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    ck_assert(axle_ctx_cancel_called(ctx));
+    if (check_result) {
+        ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
+        ck_assert(axle_ctx_cancel_acked(ctx));
+        ck_assert(is_me(axle_ctx_canceller(ctx)));
+        const axle_error *e = axle_ctx_local_error(ctx);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_eq(axle_error_code(e), -AXLE_ECTXCANCELLED);
+        ck_assert(is_me(axle_error_canceller(e)));
+        ck_assert_ptr_nonnull(axle_ctx_remote_error(ctx));
+        ck_assert_int_eq(axle_ctx_outcome(ctx), -AXLE_ECTXCANCELLED);
+        ck_assert(!axle_ctx_cancelled_caught(ctx));
+    }
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    ck_assert_int_eq(child_cancelled(p), 1);
+    return 0;
+}
+
+START_TEST(parent_cancels_with_ctx_cancel_result_checked)
+{
+    ck_assert_int_eq(with_child(parent_cancels_ctx_body, (void *)1), 0);
+}
+END_TEST
+
+START_TEST(parent_cancels_with_ctx_cancel_result_unchecked)
+{
+    ck_assert_int_eq(with_child(parent_cancels_ctx_body, NULL), 0);
+}
+END_TEST
+
+/* portal cancel_actor without ctx cancel: result and close raise, canceller == us. */
+static int parent_cancels_portal_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, BLOCK};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_portal_cancel_actor(p, 0), 1);
+    int rc = axle_ctx_result(ctx, NULL);
+    ck_assert_int_eq(rc, -AXLE_ECTXCANCELLED);
+    ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    ck_assert(is_me(axle_ctx_canceller(ctx)));
+    ck_assert(!axle_ctx_cancel_acked(ctx));
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_ECTXCANCELLED);
+    ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    return 0;
+}
+
+START_TEST(parent_cancels_with_portal_cancel_actor_raises)
+{
+    ck_assert_int_eq(with_child(parent_cancels_portal_body, NULL), 0);
+}
+END_TEST
+
+/* The child returned before the cancel: the result stands. */
+static int child_returns_early_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, RETURN_YO};
+    axle_ctx *ctx;
+    axle_buf res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    axle_sleep(50 * MS); /* its Return is here before our cancel goes out */
+    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    ck_assert_ptr_null(axle_ctx_remote_error(ctx));
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&res);
+    return 0;
+}
+
+START_TEST(parent_cancels_but_child_returned_early)
+{
+    ck_assert_int_eq(with_child(child_returns_early_body, NULL), 0);
+}
+END_TEST
+
+/* ---- errors on the way in and misuse ------------------------------------------------ */
+
+static int child_cancels_before_started_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.cancel_self", NULL, 0, &ctx, NULL), -AXLE_ECTXCANCELLED);
+    ck_assert_ptr_null(ctx);
+    const axle_error *e = axle_error_last();
+    ck_assert_msg(strstr(axle_error_message(e), "itself"), "message: %s", axle_error_message(e));
+    ck_assert_str_eq(axle_error_canceller(e)->name, "child");
+    ck_assert_str_eq(axle_error_src_uid(e)->name, "child");
+    return 0;
+}
+
+START_TEST(child_cancels_before_started)
+{
+    ck_assert_int_eq(with_child(child_cancels_before_started_body, NULL), 0);
+}
+END_TEST
+
+static int started_twice_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.started_twice", NULL, 0, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), -AXLE_EREMOTE);
+    const axle_error *e = axle_error_last();
+    ck_assert_str_eq(axle_error_src_type(e), "EINVAL");
+    ck_assert_msg(strstr(axle_error_message(e), "called twice"), "message: %s",
+                  axle_error_message(e));
+    return 0;
+}
+
+START_TEST(started_misuse_too_many_starteds)
+{
+    ck_assert_int_eq(with_child(started_twice_body, NULL), 0);
+}
+END_TEST
+
+static int child_fails_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, FAIL_AFTER_STARTED};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    /* The body blocks; the child's error cancels its scope and comes back from close. */
+    int rc = axle_sleep(AXLE_NO_DEADLINE);
+    ck_assert_int_eq(rc, -ECANCELED);
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_EREMOTE);
+    const axle_error *e = axle_error_last();
+    ck_assert_str_eq(axle_error_src_type(e), "EDOM");
+    ck_assert_str_eq(axle_error_src_uid(e)->name, "child");
+    return 0;
+}
+
+START_TEST(child_error_cancels_the_parents_body_and_is_returned)
+{
+    ck_assert_int_eq(with_child(child_fails_body, NULL), 0);
+}
+END_TEST
+
+static int open_errors_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.nope", NULL, 0, &ctx, NULL), -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "ENOSYS");
+    ck_assert_int_eq(axle_ctx_open(p, "hidden.fn", NULL, 0, &ctx, NULL), -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "AXLE_ENOTEXPOSED");
+    ck_assert_int_eq(axle_ctx_open(p, "c.plain", NULL, 0, &ctx, NULL), -EPROTO);
+    ck_assert_msg(strstr(axle_error_message(axle_error_last()), "not a context function"),
+                  "message: %s", axle_error_message(axle_error_last()));
+    ck_assert_int_eq(axle_ctx_open(p, "nodot", NULL, 0, &ctx, NULL), -EINVAL);
+    ck_assert_ptr_null(ctx);
+    /* A context into one's own actor. */
+    axle_portal *self;
+    ck_assert_int_eq(axle_find_actor("root", &self), 0);
+    ck_assert_int_eq(axle_ctx_open(self, "c.simple", NULL, 0, &ctx, NULL), -EINVAL);
+    ck_assert_msg(strstr(axle_error_message(axle_error_last()), "invalid operation"), "message: %s",
+                  axle_error_message(axle_error_last()));
+    axle_portal_close(self);
+    return 0;
+}
+
+START_TEST(open_errors_are_clear) { ck_assert_int_eq(with_child(open_errors_body, NULL), 0); }
+END_TEST
+
+static int started_on_parent_side_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct simple_args a = {1, RETURN_YO};
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_started(ctx, NULL, 0), -EINVAL);
+    ck_assert_msg(strstr(axle_error_message(axle_error_last()), "parent side"), "message: %s",
+                  axle_error_message(axle_error_last()));
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(started_on_the_parent_side_is_an_error)
+{
+    ck_assert_int_eq(with_child(started_on_parent_side_body, NULL), 0);
+}
+END_TEST
+
+/* ---- inter-peer cancellation --------------------------------------------------------- */
+
+static int peer_canceller_main(void *arg)
+{
+    (void)arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_portal *sleeper, *canceller;
+    axle_spawn_opts o = daemon("sleeper");
+    ck_assert_int_eq(axle_start_actor(an, &o, &sleeper), 0);
+    o = daemon("canceller");
+    ck_assert_int_eq(axle_start_actor(an, &o, &canceller), 0);
+    wait_registered("sleeper");
+
+    axle_ctx *sc, *cc;
+    struct simple_args a = {1, BLOCK};
+    ck_assert_int_eq(axle_ctx_open(sleeper, "c.simple", &a, sizeof a, &sc, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open(canceller, "c.cancel_peer", NULL, 0, &cc, NULL), 0);
+
+    /* Our context into sleeper: cancelled by "canceller", not by us. */
+    int rc = axle_ctx_result(sc, NULL);
+    ck_assert_int_eq(rc, -AXLE_ECTXCANCELLED);
+    ck_assert_str_eq(axle_error_canceller(axle_error_last())->name, "canceller");
+    ck_assert_str_eq(axle_ctx_canceller(sc)->name, "sleeper");
+    ck_assert(!axle_ctx_cancel_acked(sc));
+
+    /* The canceller saw its own cancel come back to it and says so. */
+    ck_assert_int_eq(axle_ctx_close(cc, 0), 0); /* opened last, closed first */
+    ck_assert_int_eq(axle_ctx_close(sc, rc), -AXLE_ECTXCANCELLED);
+    ck_assert_str_eq(axle_error_canceller(axle_error_last())->name, "canceller");
+    end_children(an);
+    return 0;
+}
+
+START_TEST(peer_canceller_every_context_names_the_canceller)
+{
+    ck_assert_int_eq(root_run(peer_canceller_main, NULL), 0);
+}
+END_TEST
+
+static int not_swallowed_main(void *arg)
+{
+    (void)arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_portal *pa, *pb;
+    axle_spawn_opts o = daemon("a");
+    ck_assert_int_eq(axle_start_actor(an, &o, &pa), 0);
+    o = daemon("b");
+    ck_assert_int_eq(axle_start_actor(an, &o, &pb), 0);
+    wait_registered("b");
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(pa, "c.err_before_started", NULL, 0, &ctx, NULL), -AXLE_EREMOTE);
+    const axle_error *e = axle_error_last();
+    ck_assert_str_eq(axle_error_src_type(e), "EDOM");
+    ck_assert_str_eq(axle_error_src_uid(e)->name, "a");
+    end_children(an);
+    return 0;
+}
+
+START_TEST(error_before_started_not_swallowed_by_remote_ctxc)
+{
+    ck_assert_int_eq(root_run(not_swallowed_main, NULL), 0);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
+        return axle_main(argc, argv, NULL, NULL, NULL); /* exec backend: does not return */
+    Suite *s = suite_create("context");
+    ADD_CASE(s, "simple", 30, simple_context_child_returns,
+             simple_context_close_waits_for_the_result,
+             simple_context_parent_error_is_not_masked_and_cancels_the_child);
+    ADD_CASE(s, "parent_cancels", 30, parent_cancels_with_ctx_cancel_result_checked,
+             parent_cancels_with_ctx_cancel_result_unchecked,
+             parent_cancels_with_portal_cancel_actor_raises,
+             parent_cancels_but_child_returned_early);
+    ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
+             child_error_cancels_the_parents_body_and_is_returned, open_errors_are_clear,
+             started_on_the_parent_side_is_an_error);
+    ADD_CASE(s, "inter_peer", 30, peer_canceller_every_context_names_the_canceller,
+             error_before_started_not_swallowed_by_remote_ctxc);
+    return axle_test_main(s);
+}
