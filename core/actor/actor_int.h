@@ -99,7 +99,7 @@ struct actor {
     struct peer *parent;                /* the parent's peer, in a child */
     struct axle_portal *parent_portal;  /* a portal on it (owned), in a child */
     struct spawning *spawning;          /* children we wait to connect */
-    uint64_t next_cid;                  /* cid counter */
+    uint64_t next_cid;                  /* the last cid (axle__cid_new), 0 before the first */
     bool cancel_called;                 /* a cancel request was accepted */
     axle_uid cancel_by;                 /* who asked */
     bool interrupted;                   /* SIGINT reached the root */
@@ -151,6 +151,13 @@ int axle__registry_register(void);
 void axle__registry_leave(void);
 
 /* portal.c */
+/*
+ * A new cid. A peer's loop tells replies to our calls from messages for
+ * the contexts we serve for that peer by cid alone, so cids must not
+ * collide across the two actors: each actor counts from a random point
+ * (62 random bits of its uuid), as tractor uses uuids.
+ */
+uint64_t axle__cid_new(void);
 void axle__call_open(struct call *k, struct peer *p);
 void axle__call_close(struct call *k);
 /* The next reply for k: 0 and *out (owned), or the peer's failure code. */

@@ -17,10 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+uint64_t axle__cid_new(void)
+{
+    if (!A.next_cid) /* start at a random point: bytes 8-15 of our v4 uuid (62 random bits) */
+        memcpy(&A.next_cid, A.uid.uuid + 8, sizeof A.next_cid);
+    if (!++A.next_cid)
+        ++A.next_cid; /* 0 means "not started" */
+    return A.next_cid;
+}
+
 void axle__call_open(struct call *k, struct peer *p)
 {
     memset(k, 0, sizeof *k);
-    k->cid = ++A.next_cid;
+    k->cid = axle__cid_new();
     k->peer = p;
     k->gone = p->gone ? -AXLE_ETRANSPORT : 0;
     k->next = p->calls;
@@ -204,7 +213,7 @@ void axle__cancel_remote_task(struct peer *p, uint64_t cid, int64_t timeout_ns)
     for (int i = 0; i < 8; i++)
         arg[i] = (uint8_t)(cid >> (8 * i));
     Axle__Start st = AXLE__START__INIT;
-    st.cid = ++A.next_cid;
+    st.cid = axle__cid_new();
     st.ns = "self";
     st.func = "cancel_task";
     st.kwargs.data = arg;
