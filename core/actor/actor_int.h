@@ -199,14 +199,28 @@ void axle__portal_fini(axle_portal *pt);
 int axle__portal_resolve(axle_portal *pt);
 
 /* context.c */
-/* From the peer's loop, for every message of a context's call, before it is queued. */
-void axle__ctx_on_msg(struct axle_ctx *c, const axle_msg *m);
+/*
+ * From the peer's loop, for every message of a context (either side):
+ * record an Error at once, queue the message or apply the overrun rules.
+ * Returns true when it took m (everything but a StartAck, which stays the
+ * call's). Never blocks but to report an overrun to the sender.
+ */
+bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
+/* The peer is gone: wake the context's reader. */
+void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
 int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
 
 /* context.c */
-/* From the peer's loop, for every message of a context's call, before it is queued. */
-void axle__ctx_on_msg(struct axle_ctx *c, const axle_msg *m);
+/*
+ * From the peer's loop, for every message of a context (either side):
+ * record an Error at once, queue the message or apply the overrun rules.
+ * Returns true when it took m (everything but a StartAck, which stays the
+ * call's). Never blocks but to report an overrun to the sender.
+ */
+bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
+/* The peer is gone: wake the context's reader. */
+void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
 int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
 

@@ -18,6 +18,15 @@
  * intact across the cancel request it triggers: the task's rich error is
  * taken before the request and put back after it.
  *
+ * Messages for a context queue in the context (both sides), in order; a
+ * full buffer (cap Yields) means an overrun: reported back to the sender
+ * as a StreamOverrun, or with allow_overruns kept in an overflow queue of
+ * at most OVERFLOW_MAX Yields. Departure from tractor: no drainer task;
+ * the reader moves messages up from the overflow as it takes them, which
+ * is the same order and bound without a task to cancel at the end.
+ * Control messages (Stop, Return, Error) are never dropped, and once
+ * anything overflowed they queue behind it, so a Stop never overtakes data.
+ *
  * Child side. axle__ctx_serve acknowledges the Start as a context, runs
  * the function with a context on its stack and turns its end into one
  * message (§4.4): Return, a ContextCancelled naming who asked (the child
@@ -32,6 +41,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BUFFER_DEFAULT 64 /* a context's receive buffer, in messages (tractor's 2^6) */
+#define OVERFLOW_MAX 616  /* allow_overruns: messages kept beyond the buffer (tractor's) */
+
+/* A message queued for a context. */
+struct qmsg {
+    struct qmsg *next;
+    axle_msg *msg; /* owned */
+};
+
+/* A context's stream (one per context, one-shot). */
+struct axle_stream {
+    struct axle_ctx *ctx;
+    bool opened; /* axle_ctx_open_stream ran */
+    bool closed; /* this side closed it: Stop sent */
+    bool eoc;    /* the peer's Stop (or Return) arrived and was read */
+    bool failed; /* an Error was read: every receive returns it */
+};
+
 struct axle_ctx {
     bool parent;       /* which side this is */
     struct peer *peer; /* referenced on the parent side */
@@ -42,6 +69,7 @@ struct axle_ctx {
     struct call k;    /* the call: cid, reply queue */
     axle_scope scope; /* the body's, between open and close */
     bool scope_open;
+    bool acked;                  /* the StartAck was read: messages queue here */
     bool reading;                /* the owner is blocked reading this context */
     bool done;                   /* the outcome below is final */
     int done_rc;                 /* 0 (result), AXLE_CTX_CANCEL_ACKED, or the error */
@@ -52,6 +80,16 @@ struct axle_ctx {
     struct rpc *rpc; /* the RPC task running the function */
     bool started;
 
+    /* both: what the peer sent for this context, in order (§5 buffer) */
+    struct qmsg *head, *tail;   /* queued */
+    size_t nyields;             /* Yields among them: at most cap */
+    struct qmsg *ohead, *otail; /* allow_overruns: the overflow, FIFO */
+    size_t noverflow;           /* at most OVERFLOW_MAX */
+    size_t cap;                 /* the receive buffer: msg_buffer_size */
+    bool allow_overruns;
+    axle_task *waiter;         /* the owner, parked in ctx_next */
+    struct axle_stream stream; /* the context's one stream */
+
     /* both */
     bool cancel_called, cancel_acked, cancelled_caught;
     bool has_canceller;
@@ -61,6 +99,8 @@ struct axle_ctx {
     struct axle_error *local_err; /* owned */
     int local_rc;
 };
+
+static void stream_stop(axle_stream *s);
 
 static bool uid_eq(const axle_uid *a, const axle_uid *b)
 {
@@ -98,11 +138,54 @@ static bool names_us(const axle_ctx *c)
 /* §4.2: we asked for the cancel and the peer's ContextCancelled names us. */
 static bool self_cancel_acked(const axle_ctx *c) { return c->cancel_called && names_us(c); }
 
-/* ---- the peer's loop: recording errors (§4.5) ------------------------------------ */
+/* ---- the queue ------------------------------------------------------------------------- */
 
-void axle__ctx_on_msg(axle_ctx *c, const axle_msg *m)
+static void q_append(struct qmsg **head, struct qmsg **tail, struct qmsg *q)
 {
-    if (m->env->msg_case != AXLE__ENVELOPE__MSG_ERROR || c->remote_err)
+    q->next = NULL;
+    if (*tail)
+        (*tail)->next = q;
+    else
+        *head = q;
+    *tail = q;
+}
+
+static struct qmsg *q_shift(struct qmsg **head, struct qmsg **tail)
+{
+    struct qmsg *q = *head;
+    if (q && !(*head = q->next))
+        *tail = NULL;
+    return q;
+}
+
+static void q_drop_all(struct qmsg **head, struct qmsg **tail)
+{
+    struct qmsg *q;
+    while ((q = q_shift(head, tail))) {
+        axle_msg_free(q->msg);
+        free(q);
+    }
+}
+
+static bool is_yield(const axle_msg *m) { return m->env->msg_case == AXLE__ENVELOPE__MSG_YIELD; }
+
+static void wake_owner(axle_ctx *c)
+{
+    if (c->waiter) {
+        axle_task *t = c->waiter;
+        c->waiter = NULL;
+        axle__wake(t, 0);
+    }
+}
+
+void axle__ctx_wake(axle_ctx *c) { wake_owner(c); }
+
+/* ---- the peer's loop: delivery (§4.5, §5 overruns) ---------------------------------------- */
+
+/* Record an Error the moment it arrives, and cancel the body's scope when it should. */
+static void record_error(axle_ctx *c, const axle_msg *m)
+{
+    if (c->remote_err)
         return; /* the first error is the one that counts */
     c->remote_rc = axle__rerr_raise(m->env->error);
     c->remote_err = axle__error_take(axle__current());
@@ -111,21 +194,140 @@ void axle__ctx_on_msg(axle_ctx *c, const axle_msg *m)
         set_canceller(c, &A.uid);
     else
         set_canceller(c, src ? src : &c->peer_uid); /* for a ContextCancelled: the peer */
-    if (c->scope_open && !c->reading && !self_cancel_acked(c) &&
-        !axle_scope_cancel_called(&c->scope))
-        axle_scope_cancel(&c->scope);
+    axle_scope *scope = c->parent ? (c->scope_open ? &c->scope : NULL) : c->rpc->scope;
+    if (scope && !c->reading && !self_cancel_acked(c) && !axle_scope_cancel_called(scope))
+        axle_scope_cancel(scope);
+}
+
+/*
+ * The buffer is full: tell the sender its message was dropped (a
+ * StreamOverrun naming it as sender, for its context), from this loop.
+ */
+static void overrun_report(axle_ctx *c)
+{
+    char who[96];
+    axle_uid_format(&c->peer_uid, who, sizeof who);
+    AXLE_SET_ERR(-AXLE_EOVERRUN,
+                 "stream overrun: %s's receive buffer for this context (%zu messages) is full; "
+                 "the message from %s was dropped (allow_overruns lets the receiver keep up to "
+                 "%d more)",
+                 A.uid.name, c->cap, who, OVERFLOW_MAX);
+    axle__error_set_sender(&c->peer_uid);
+    axle_log_warning("context cid %llu: overrun by %s, message dropped", (unsigned long long)c->cid,
+                     who);
+    axle__send_error(c->peer, c->cid, -AXLE_EOVERRUN);
+    axle_error_clear();
+}
+
+bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
+{
+    int kind = m->env->msg_case;
+    if (kind == AXLE__ENVELOPE__MSG_ERROR)
+        record_error(c, m);
+    if (c->parent && !c->acked)
+        return false; /* the call's until its StartAck is read; moved over after */
+    struct qmsg *q = malloc(sizeof *q);
+    if (!q) {
+        axle_log_error("context cid %llu: no memory to queue %s: dropped",
+                       (unsigned long long)c->cid, axle_msg_kind_name(m->env));
+        axle_msg_free(m);
+        return true;
+    }
+    q->msg = m;
+    if (c->ohead && !is_yield(m)) { /* behind what overflowed: order is kept */
+        q_append(&c->ohead, &c->otail, q);
+        return true;
+    }
+    if (is_yield(m) && (c->nyields >= c->cap || c->ohead)) {
+        if (!c->allow_overruns) {
+            free(q);
+            axle_msg_free(m);
+            overrun_report(c);
+            return true;
+        }
+        if (c->noverflow >= OVERFLOW_MAX) {
+            axle_log_warning("context cid %llu: overflow of %d messages is full: message from "
+                             "%s dropped",
+                             (unsigned long long)c->cid, OVERFLOW_MAX, c->peer_uid.name);
+            free(q);
+            axle_msg_free(m);
+            return true;
+        }
+        q_append(&c->ohead, &c->otail, q);
+        c->noverflow++;
+        return true;
+    }
+    if (is_yield(m))
+        c->nyields++;
+    q_append(&c->head, &c->tail, q);
+    wake_owner(c);
+    return true;
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+/* The peer is gone: the code to return (the call's on the parent side), else 0. */
+static int ctx_gone(const axle_ctx *c)
+{
+    if (c->parent)
+        return c->k.gone;
+    return c->peer->gone ? -AXLE_ETRANSPORT : 0;
+}
+
+static int ctx_abort(axle_task *t, void *data)
+{
+    (void)t;
+    axle_ctx *c = data;
+    c->waiter = NULL;
+    return AXLE__ABORT_SUCCEEDED;
+}
+
+/*
+ * The next message for c, the owner marked as reading it (so an Error
+ * arriving meanwhile is returned by the read, not by a scope cancel).
+ * nowait: -EAGAIN instead of waiting, and no checkpoint.
+ */
+static int ctx_next(axle_ctx *c, axle_msg **m, bool nowait)
+{
+    *m = NULL;
+    int rc = nowait ? 0 : axle__checkpoint();
+    c->reading = true;
+    while (rc == 0 && !c->head) {
+        if ((rc = ctx_gone(c)) < 0) {
+            char who[96];
+            axle_uid_format(&c->peer_uid, who, sizeof who);
+            rc = AXLE_SET_ERR(rc, "actor %s went away", who);
+            break;
+        }
+        if (nowait) {
+            rc = -EAGAIN;
+            break;
+        }
+        c->waiter = axle__current();
+        rc = axle__park(ctx_abort, c);
+        c->waiter = NULL;
+    }
+    c->reading = false;
+    if (rc < 0)
+        return rc;
+    struct qmsg *q = q_shift(&c->head, &c->tail);
+    *m = q->msg;
+    free(q);
+    if (is_yield(*m))
+        c->nyields--;
+    /* The overflow moves up, in order, as far as the buffer has room for its Yields. */
+    while (c->ohead && (c->nyields < c->cap || !is_yield(c->ohead->msg))) {
+        struct qmsg *o = q_shift(&c->ohead, &c->otail);
+        if (is_yield(o->msg)) {
+            c->noverflow--;
+            c->nyields++;
+        }
+        q_append(&c->head, &c->tail, o);
+    }
+    return 0;
 }
 
 /* ---- the parent side ------------------------------------------------------------------ */
-
-/* The next message for c, the owner marked as reading it. */
-static int ctx_next(axle_ctx *c, axle_msg **m)
-{
-    c->reading = true;
-    int rc = axle__call_next(&c->k, m);
-    c->reading = false;
-    return rc;
-}
 
 /* Record the outcome from the remote error; returns what axle_ctx_result returns. */
 static int outcome_from_remote(axle_ctx *c)
@@ -154,6 +356,17 @@ static int outcome_again(axle_ctx *c, axle_buf *ret)
     return put_copy(c->done_err ? c->done_err : c->remote_err, c->done_rc);
 }
 
+/* A Return: the context's outcome (parent side). */
+static void take_return(axle_ctx *c, const axle_msg *m)
+{
+    if (c->done)
+        return;
+    int rc = axle_buf_set(&c->result, m->env->return_->pld.data, m->env->return_->pld.len);
+    c->done = true;
+    c->done_rc = rc;
+    c->done_err = rc < 0 ? clone_last(rc) : NULL;
+}
+
 int axle_ctx_result(axle_ctx *c, axle_buf *ret)
 {
     if (!c->parent)
@@ -165,7 +378,7 @@ int axle_ctx_result(axle_ctx *c, axle_buf *ret)
             break;
         }
         axle_msg *m;
-        int rc = ctx_next(c, &m);
+        int rc = ctx_next(c, &m, false);
         if (rc == -ECANCELED && c->remote_err)
             continue; /* the error cancelled the body's scope: it is the outcome */
         if (rc == -ECANCELED)
@@ -178,10 +391,7 @@ int axle_ctx_result(axle_ctx *c, axle_buf *ret)
         }
         switch (m->env->msg_case) {
         case AXLE__ENVELOPE__MSG_RETURN:
-            rc = axle_buf_set(&c->result, m->env->return_->pld.data, m->env->return_->pld.len);
-            c->done = true;
-            c->done_rc = rc;
-            c->done_err = rc < 0 ? clone_last(rc) : NULL;
+            take_return(c, m);
             break;
         case AXLE__ENVELOPE__MSG_ERROR: /* recorded on arrival: handled above */
         case AXLE__ENVELOPE__MSG_YIELD: /* a stream's leftovers: discarded */
@@ -220,8 +430,20 @@ int axle_ctx_cancel(axle_ctx *c)
     return 0;
 }
 
+/* Empty what the peer sent and nobody read; says so when the overflow had some. */
+static void ctx_drop_queued(axle_ctx *c)
+{
+    if (c->noverflow)
+        axle_log_warning("context cid %llu with %s ends: %zu overflowed messages discarded",
+                         (unsigned long long)c->cid, c->peer_uid.name, c->noverflow);
+    q_drop_all(&c->head, &c->tail);
+    q_drop_all(&c->ohead, &c->otail);
+    c->nyields = c->noverflow = 0;
+}
+
 static void ctx_free(axle_ctx *c)
 {
+    ctx_drop_queued(c);
     axle__call_close(&c->k);
     axle__peer_unref(c->peer);
     axle_buf_free(&c->result);
@@ -236,7 +458,7 @@ static int wait_started(axle_ctx *c, const char *func, axle_buf *first)
 {
     for (;;) {
         axle_msg *m;
-        int rc = ctx_next(c, &m);
+        int rc = ctx_next(c, &m, false);
         if (rc < 0)
             return rc;
         int kind = m->env->msg_case;
@@ -280,6 +502,8 @@ int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t le
     if (!c)
         return AXLE_SET_ERR(-ENOMEM, "axle_ctx_open: out of memory");
     c->parent = true;
+    c->cap = BUFFER_DEFAULT;
+    c->stream.ctx = c;
     c->peer = pt->peer;
     c->peer->refs++;
     c->peer_uid = *peer;
@@ -289,6 +513,20 @@ int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t le
 
     int functype = 0;
     int rc = axle__call_start_kind(&c->k, func, args, len, &functype);
+    c->acked = true;
+    for (struct reply *r; (r = c->k.head);) { /* what came right behind the StartAck */
+        c->k.head = r->next;
+        struct qmsg *q = malloc(sizeof *q);
+        if (q) {
+            q->msg = r->msg;
+            c->nyields += is_yield(r->msg);
+            q_append(&c->head, &c->tail, q);
+        } else {
+            axle_msg_free(r->msg);
+        }
+        free(r);
+    }
+    c->k.tail = NULL;
     if (rc == 0 && functype != AXLE__FUNC_TYPE__FUNC_CONTEXT) {
         request_cancel(c); /* it is running the plain function for us: stop it */
         rc = AXLE_SET_ERR(-EPROTO,
@@ -314,6 +552,8 @@ int axle_ctx_close(axle_ctx *c, int rc)
 {
     if (!c->parent)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_close: called on the child side of the context");
+    if (c->stream.opened && !c->stream.closed)
+        axle_stream_close(&c->stream); /* the stream ends before its context */
     struct axle_error *body_err = rc < 0 ? clone_last(rc) : NULL;
     if (!body_err && rc < 0 && rc == c->remote_rc && c->remote_err)
         body_err = axle__error_clone(c->remote_err); /* the body returned what a read gave it */
@@ -387,13 +627,18 @@ int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
 {
     axle_ctx c = {.parent = false, .peer = r->peer, .peer_uid = r->peer->uid, .cid = r->cid};
     c.rpc = r;
+    c.cap = BUFFER_DEFAULT;
+    c.stream.ctx = &c;
     int rc = axle__send_start_ack(r->peer, r->cid, AXLE__FUNC_TYPE__FUNC_CONTEXT);
     if (rc < 0)
         return rc; /* nobody to tell */
     axle_buf ret = {0};
     r->ctx = &c;
     rc = fn(&c, args, len, &ret);
+    if (rc == 0 && c.stream.opened && !c.stream.closed)
+        stream_stop(&c.stream); /* a return leaves the stream: Stop before the result */
     r->ctx = NULL;
+    ctx_drop_queued(&c);
     if (rc == 0) {
         axle__send_return(r->peer, r->cid, &ret);
     } else if (rc == -ECANCELED && r->scope && axle_scope_cancel_called(r->scope)) {
@@ -411,6 +656,131 @@ int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
         axle__send_error(r->peer, r->cid, rc);
     }
     axle_buf_free(&ret);
+    return 0;
+}
+
+/* ---- streams (§5) ------------------------------------------------------------------------- */
+
+/* Close this side: Stop to the peer (shielded, a dead transport tolerated). */
+static void stream_stop(axle_stream *s)
+{
+    axle_ctx *c = s->ctx;
+    s->closed = true;
+    if (c->peer->gone)
+        return;
+    Axle__Stop st = AXLE__STOP__INIT;
+    st.cid = c->cid;
+    Axle__Envelope env = AXLE__ENVELOPE__INIT;
+    env.msg_case = AXLE__ENVELOPE__MSG_STOP;
+    env.stop = &st;
+    struct axle_error *keep = axle__error_take(axle__current());
+    if (axle__send_shielded(c->peer, &env) < 0)
+        axle_log_runtime("context cid %llu: Stop not delivered: %s is gone",
+                         (unsigned long long)c->cid, c->peer_uid.name);
+    axle__error_put(axle__current(), keep);
+}
+
+int axle_ctx_open_stream(axle_ctx *c, const axle_stream_opts *o, axle_stream **out)
+{
+    *out = NULL;
+    if (c->stream.opened)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: this context's stream was opened "
+                                     "already; a stream is one-shot: open a new context");
+    if (!c->parent && !c->started)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: called before axle_ctx_started; "
+                                     "the child starts the context first");
+    if (c->cancel_called) {
+        if (c->remote_err)
+            return put_copy(c->remote_err, c->remote_rc);
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: stream opened after axle_ctx_cancel");
+    }
+    if (o && o->msg_buffer_size)
+        c->cap = o->msg_buffer_size;
+    if (o && o->allow_overruns)
+        c->allow_overruns = true;
+    c->stream.opened = true;
+    *out = &c->stream;
+    return 0;
+}
+
+int axle_stream_send(axle_stream *s, const void *data, size_t len)
+{
+    axle_ctx *c = s->ctx;
+    if (s->closed)
+        return AXLE_SET_ERR(-AXLE_ECLOSED, "axle_stream_send: this side closed the stream");
+    if (c->remote_err)
+        return put_copy(c->remote_err, c->remote_rc);
+    Axle__Yield y = AXLE__YIELD__INIT;
+    y.cid = c->cid;
+    y.pld.data = (uint8_t *)data;
+    y.pld.len = len;
+    Axle__Envelope env = AXLE__ENVELOPE__INIT;
+    env.msg_case = AXLE__ENVELOPE__MSG_YIELD;
+    env.yield = &y;
+    return axle__peer_send(c->peer, &env);
+}
+
+static int stream_take(axle_stream *s, axle_buf *out, bool nowait)
+{
+    axle_ctx *c = s->ctx;
+    if (s->closed)
+        return AXLE_SET_ERR(-AXLE_ECLOSED, "receive on a stream this side closed");
+    for (;;) {
+        if (s->failed)
+            return put_copy(c->remote_err, c->remote_rc);
+        if (s->eoc)
+            return AXLE_SET_ERR(-AXLE_EEOC, "end of stream: %s closed its side", c->peer_uid.name);
+        axle_msg *m;
+        int rc = ctx_next(c, &m, nowait);
+        if (rc == -ECANCELED && c->remote_err && !nowait) {
+            s->failed = true; /* the error cancelled us before we read it */
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        switch (m->env->msg_case) {
+        case AXLE__ENVELOPE__MSG_YIELD:
+            rc = out ? axle_buf_set(out, m->env->yield->pld.data, m->env->yield->pld.len) : 0;
+            axle_msg_free(m);
+            return rc;
+        case AXLE__ENVELOPE__MSG_STOP:
+            s->eoc = true;
+            break;
+        case AXLE__ENVELOPE__MSG_RETURN: /* end of stream, and the outcome */
+            if (c->parent)
+                take_return(c, m);
+            s->eoc = true;
+            break;
+        case AXLE__ENVELOPE__MSG_ERROR:
+            s->failed = c->remote_err != NULL;
+            break;
+        default:
+            break;
+        }
+        axle_msg_free(m);
+    }
+}
+
+int axle_stream_recv(axle_stream *s, axle_buf *out) { return stream_take(s, out, false); }
+int axle_stream_recv_nowait(axle_stream *s, axle_buf *out) { return stream_take(s, out, true); }
+
+int axle_stream_close(axle_stream *s)
+{
+    if (s->closed)
+        return 0;
+    axle_ctx *c = s->ctx;
+    struct axle_error *keep = axle__error_take(axle__current());
+    axle_msg *m;
+    while (ctx_next(c, &m, true) == 0) { /* what is queued, without raising */
+        if (m->env->msg_case == AXLE__ENVELOPE__MSG_RETURN && c->parent)
+            take_return(c, m);
+        if (m->env->msg_case == AXLE__ENVELOPE__MSG_STOP ||
+            m->env->msg_case == AXLE__ENVELOPE__MSG_RETURN)
+            s->eoc = true;
+        axle_msg_free(m);
+    }
+    axle__error_put(axle__current(), keep);
+    stream_stop(s);
     return 0;
 }
 

@@ -106,8 +106,8 @@ bool axle__call_deliver(struct peer *p, uint64_t cid, axle_msg *m)
     for (struct call *k = p->calls; k; k = k->next) {
         if (k->cid != cid)
             continue;
-        if (k->ctx)
-            axle__ctx_on_msg(k->ctx, m); /* errors are recorded before they queue */
+        if (k->ctx && axle__ctx_on_msg(k->ctx, m))
+            return true; /* the context's queue has it */
         struct reply *r = malloc(sizeof *r);
         if (!r) { /* the caller would wait forever: fail it instead */
             axle_msg_free(m);
@@ -133,6 +133,8 @@ void axle__calls_fail(struct peer *p, int code)
     for (struct call *k = p->calls; k; k = k->next) {
         k->gone = code;
         wake(k);
+        if (k->ctx)
+            axle__ctx_wake(k->ctx);
     }
 }
 

@@ -537,6 +537,10 @@ static void dispatch(struct peer *p, axle_msg *m)
     uint64_t cid = reply_cid(e, &has);
     if (has && axle__call_deliver(p, cid, m))
         return; /* the call owns m now */
+    if (has)
+        for (struct rpc *r = p->rpcs; r; r = r->next)
+            if (r->cid == cid && r->ctx && axle__ctx_on_msg(r->ctx, m))
+                return; /* a context we run: its queue owns m */
     if (e->msg_case == AXLE__ENVELOPE__MSG_ERROR && !has)
         axle_log_error("actor %s reports an error outside any call: %s", p->uid.name,
                        e->error->message ? e->error->message : "(no message)");

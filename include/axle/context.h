@@ -158,7 +158,83 @@ AXLE_API int axle_ctx_result(axle_ctx *ctx, axle_buf *ret);
  */
 AXLE_API int axle_ctx_cancel(axle_ctx *ctx);
 
-/* State (tractor §4.2), readable on either side at any time. */
+/* ---- streams (tractor §5) ------------------------------------------------------ */
+
+/*
+ * A context's two-way stream: one per context, opened on each side that
+ * uses it, one-shot. Messages are opaque bytes, in order.
+ *
+ * Receive buffer and overruns: each side keeps what its peer sent for the
+ * context in a buffer of msg_buffer_size messages (default 64), counted
+ * from the context's start (a peer may send before this side opens its
+ * stream). When it is full:
+ * - by default the message is dropped and the sender gets a StreamOverrun
+ *   for its context: -AXLE_EOVERRUN, whose sender names it, recorded like
+ *   any remote error (its scope is cancelled, its next send returns it);
+ * - with allow_overruns, up to 616 more wait in an overflow queue and move
+ *   into the buffer as this side reads (nothing lost); past that, messages
+ *   are dropped with a log line; at the context's end the overflow is
+ *   discarded with a warning.
+ * Either side may allow overruns for what it receives.
+ */
+typedef struct axle_stream axle_stream;
+
+typedef struct axle_stream_opts {
+    size_t msg_buffer_size; /* 0: keep the context's (64 by default) */
+    bool allow_overruns;    /* keep an overflow instead of reporting an overrun */
+} axle_stream_opts;
+
+/*
+ * axle_ctx_open_stream — this side's end of the context's stream.
+ *   o: NULL for the defaults.
+ *   out: the stream, owned by ctx (valid until axle_stream_close and the
+ *     context's end).
+ * Returns: 0.
+ * Errors: -EINVAL: opened twice (a stream is one-shot), before
+ *   axle_ctx_started on the child side, or after axle_ctx_cancel when no
+ *   ContextCancelled has arrived yet; after axle_ctx_cancel, the
+ *   ContextCancelled that did arrive (-AXLE_ECTXCANCELLED).
+ * Checkpoint: no.
+ */
+AXLE_API int axle_ctx_open_stream(axle_ctx *ctx, const axle_stream_opts *o, axle_stream **out);
+
+/*
+ * axle_stream_send — send one message (a Yield) to the peer.
+ * Returns: 0.
+ * Errors: the context's recorded remote error, if any (a StreamOverrun
+ *   the peer reported, its ContextCancelled, ...); -AXLE_ECLOSED after
+ *   this side's axle_stream_close; -AXLE_ETRANSPORT; -ECANCELED. Sending
+ *   after the peer closed its side is allowed (the peer drops it).
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_stream_send(axle_stream *s, const void *data, size_t len);
+
+/*
+ * axle_stream_recv — the next message into out (may be NULL to skip it).
+ * Returns: 0.
+ * Errors: -AXLE_EEOC once the peer closed its side (a Stop, or the child's
+ *   Return, which is then the context's result), and on every later call;
+ *   the peer's error, including a ContextCancelled this side asked for
+ *   (not absorbed here), on this and every later call; -AXLE_ECLOSED after
+ *   axle_stream_close; -AXLE_ETRANSPORT; -ECANCELED.
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_stream_recv(axle_stream *s, axle_buf *out);
+
+/* The same without waiting: -EAGAIN when nothing is queued. Checkpoint: no. */
+AXLE_API int axle_stream_recv_nowait(axle_stream *s, axle_buf *out);
+
+/*
+ * axle_stream_close — close this side: drop what is queued (a Return
+ * among it is kept as the result) without returning any error, then send
+ * Stop (shielded; a dead peer is tolerated). The context goes on: the
+ * child may still return. Idempotent; axle_ctx_close and a context
+ * function's return close an open stream themselves.
+ * Returns: 0.  Checkpoint: no (the Stop is shielded and bounded).
+ */
+AXLE_API int axle_stream_close(axle_stream *s);
+
+/* ---- state (tractor §4.2), readable on either side at any time ---------------- */
 AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);
 AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);
 /* This side called axle_ctx_cancel (or the parent's body failed, which does). */

@@ -1,8 +1,9 @@
 /*
- * tests/integ/test_context.c — contexts across real processes: the
- * reference's context scenarios (tractor-test-catalogue §4 and the
- * inter-peer file of §3) with their exact outcomes, for the parts of the
- * contexts issue built so far (no streams yet).
+ * tests/integ/test_context.c — contexts and streams across real
+ * processes: the reference's context scenarios (tractor-test-catalogue §4,
+ * the inter-peer file of §3, the two-way stream of §5) with their exact
+ * outcomes, for the parts of the contexts issue built so far (no
+ * broadcast, maybe_open_context or gather_contexts yet).
  *
  * CTest runs it once per spawn backend, like test_actor. Every test proves
  * a clean end through the harness: no descendant, no socket file, no fd.
@@ -149,6 +150,89 @@ static int c_err_before_started(axle_ctx *ctx, const void *args, size_t len, axl
     return rc;
 }
 AXLE_EXPORT_CTX("c.err_before_started", c_err_before_started)
+
+/* started(11); answer every "ping" with "pong" until the parent closes its side. */
+static int c_pingpong(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    int32_t first = 11;
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, &first, sizeof first);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0)
+        if (b.len == 4 && memcmp(b.data, "ping", 4) == 0)
+            rc = axle_stream_send(st, "pong", 4);
+    axle_buf_free(&b);
+    return rc == -AXLE_EEOC ? 0 : rc;
+}
+AXLE_EXPORT_CTX("c.pingpong", c_pingpong)
+
+/* Open the stream, close it at once, return "yo". */
+static int c_stream_and_leave(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len;
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    if (rc == 0)
+        rc = axle_stream_close(st);
+    return rc < 0 ? rc : axle_buf_set(ret, "yo", 2);
+}
+AXLE_EXPORT_CTX("c.stream_and_leave", c_stream_and_leave)
+
+struct echo_args {
+    int32_t buffer;   /* msg_buffer_size, 0: default */
+    int32_t allow;    /* allow_overruns */
+    int32_t delay_ms; /* before each echo */
+};
+
+/* Echo every message back, slowly, until the parent closes its side. */
+static int c_echo(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    struct echo_args a = {0, 0, 0};
+    if (len == sizeof a)
+        memcpy(&a, args, sizeof a);
+    axle_stream_opts o = {.msg_buffer_size = (size_t)a.buffer, .allow_overruns = a.allow};
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0) {
+        if (a.delay_ms)
+            axle_sleep(a.delay_ms * MS);
+        rc = axle_stream_send(st, b.data, b.len);
+    }
+    axle_buf_free(&b);
+    return rc == -AXLE_EEOC ? axle_buf_set(ret, "yo", 2) : rc;
+}
+AXLE_EXPORT_CTX("c.echo", c_echo)
+
+/* Count what arrives, slowly, through a 1-message buffer with an overflow. */
+static int c_count(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len;
+    axle_stream_opts o = {.msg_buffer_size = 1, .allow_overruns = true};
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    int32_t n = 0;
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0) {
+        if (b.len != sizeof n || *(int32_t *)b.data != n)
+            rc = AXLE_SET_ERR(-EPROTO, "message %d out of order", (int)n);
+        n++;
+        axle_sleep(2 * MS);
+    }
+    axle_buf_free(&b);
+    return rc == -AXLE_EEOC ? axle_buf_set(ret, &n, sizeof n) : rc;
+}
+AXLE_EXPORT_CTX("c.count", c_count)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -555,6 +639,258 @@ START_TEST(error_before_started_not_swallowed_by_remote_ctxc)
 }
 END_TEST
 
+/* ---- streams ------------------------------------------------------------------------- */
+
+static int pingpong_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_buf first = {0}, b = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.pingpong", NULL, 0, &ctx, &first), 0);
+    ck_assert_int_eq(*(int32_t *)first.data, 11);
+    axle_stream *st;
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(axle_stream_send(st, "ping", 4), 0);
+        ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+        ck_assert_uint_eq(b.len, 4);
+        ck_assert_int_eq(memcmp(b.data, "pong", 4), 0);
+    }
+    ck_assert_int_eq(axle_stream_recv_nowait(st, &b), -EAGAIN);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_stream_close(st), 0); /* idempotent */
+    ck_assert_int_eq(axle_stream_send(st, "ping", 4), -AXLE_ECLOSED);
+    ck_assert_int_eq(axle_stream_recv(st, &b), -AXLE_ECLOSED);
+    ck_assert_int_eq(axle_ctx_result(ctx, NULL), 0); /* our Stop ended it: it returned */
+    axle_stream *again;
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &again), -EINVAL); /* one-shot */
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&first);
+    axle_buf_free(&b);
+    return 0;
+}
+
+START_TEST(simple_rpc_ping_pong_over_a_stream)
+{
+    ck_assert_int_eq(with_child(pingpong_body, NULL), 0);
+}
+END_TEST
+
+static int child_leaves_body(axle_portal *p, void *arg)
+{
+    bool send_first = arg != NULL;
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.stream_and_leave", NULL, 0, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    if (send_first)
+        ck_assert_int_eq(axle_stream_send(st, "late", 4), 0); /* allowed, dropped over there */
+    int64_t t0 = axle_now();
+    ck_assert_int_eq(axle_stream_recv(st, NULL), -AXLE_EEOC);
+    ck_assert_int_lt(axle_now() - t0, 2000 * MS); /* generous: a hang would be seconds */
+    ck_assert_int_eq(axle_stream_recv(st, NULL), -AXLE_EEOC); /* and every later one */
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&res);
+    return 0;
+}
+
+START_TEST(child_exits_ctx_after_stream_open)
+{
+    ck_assert_int_eq(with_child(child_leaves_body, NULL), 0);
+}
+END_TEST
+
+START_TEST(child_exits_ctx_after_stream_open_parent_sends_first)
+{
+    ck_assert_int_eq(with_child(child_leaves_body, (void *)1), 0);
+}
+END_TEST
+
+/* Opening a stream after axle_ctx_cancel: a misuse error, or the ContextCancelled. */
+static int stream_after_cancel_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    struct simple_args a = {1, BLOCK};
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    int rc = axle_ctx_open_stream(ctx, NULL, &st);
+    if (rc == -EINVAL) { /* its ContextCancelled has not arrived yet */
+        ck_assert_msg(strstr(axle_error_message(axle_error_last()), "after axle_ctx_cancel"),
+                      "message: %s", axle_error_message(axle_error_last()));
+        ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    }
+    ck_assert_int_eq(rc, -AXLE_ECTXCANCELLED);
+    ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(stream_opened_after_cancel_raises_the_ctxc)
+{
+    ck_assert_int_eq(with_child(stream_after_cancel_body, NULL), 0);
+}
+END_TEST
+
+/* (a) the parent sends while the child never opens its stream: StreamOverrun. */
+static int one_end_not_opened_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    struct simple_args a = {1, BLOCK};
+    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    int rc = 0, sent = 0;
+    for (; rc == 0 && sent < 2000; sent++) {
+        rc = axle_stream_send(st, "x", 1);
+        if (sent >= 64 && rc == 0)
+            axle_sleep(1 * MS); /* the overrun report is on its way */
+    }
+    ck_assert_int_eq(rc, -AXLE_EOVERRUN);
+    ck_assert_int_ge(sent, 65);
+    const axle_error *e = axle_error_last();
+    ck_assert(is_me(axle_error_sender(e)));
+    ck_assert_str_eq(axle_error_src_uid(e)->name, "child");
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_EOVERRUN);
+    return 0;
+}
+
+START_TEST(one_end_stream_not_opened_parent_overruns)
+{
+    ck_assert_int_eq(with_child(one_end_not_opened_body, NULL), 0);
+}
+END_TEST
+
+/* A slow echo with a 1-message buffer: with allow_overruns nothing is lost. */
+static int overruns_allowed_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf b = {0}, res = {0};
+    struct echo_args a = {1, 1, 5};
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
+    axle_stream_opts o = {.msg_buffer_size = 1, .allow_overruns = true};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &o, &st), 0);
+    for (int batch = 0; batch < 2; batch++) {
+        for (int32_t i = 0; i < 10; i++)
+            ck_assert_int_eq(axle_stream_send(st, &i, sizeof i), 0);
+        for (int32_t i = 0; i < 10; i++) {
+            ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+            ck_assert_int_eq(*(int32_t *)b.data, i);
+        }
+    }
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&b);
+    axle_buf_free(&res);
+    return 0;
+}
+
+START_TEST(allow_overruns_on_both_sides_loses_nothing)
+{
+    ck_assert_int_eq(with_child(overruns_allowed_body, NULL), 0);
+}
+END_TEST
+
+/* The same slow child without allow_overruns: the parent gets the StreamOverrun. */
+static int overruns_not_allowed_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    struct echo_args a = {1, 0, 20};
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    int rc = 0;
+    for (int32_t i = 0; rc == 0 && i < 500; i++) {
+        rc = axle_stream_send(st, &i, sizeof i);
+        if (rc == 0 && i >= 2)
+            axle_sleep(1 * MS);
+    }
+    ck_assert_int_eq(rc, -AXLE_EOVERRUN);
+    ck_assert(is_me(axle_error_sender(axle_error_last())));
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_EOVERRUN);
+    return 0;
+}
+
+START_TEST(slow_child_without_allow_overruns_reports_the_overrun)
+{
+    ck_assert_int_eq(with_child(overruns_not_allowed_body, NULL), 0);
+}
+END_TEST
+
+/* The parent's Stop queues behind what overflowed: the child sees all 20 first. */
+static int stop_behind_overflow_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.count", NULL, 0, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    for (int32_t i = 0; i < 20; i++)
+        ck_assert_int_eq(axle_stream_send(st, &i, sizeof i), 0);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_int_eq(*(int32_t *)res.data, 20);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&res);
+    return 0;
+}
+
+START_TEST(stop_never_overtakes_overflowed_data)
+{
+    ck_assert_int_eq(with_child(stop_behind_overflow_body, NULL), 0);
+}
+END_TEST
+
+/* Another task cancels the context while the first one receives. */
+struct mt {
+    axle_ctx *ctx;
+};
+
+static int canceller_task(void *arg)
+{
+    struct mt *m = arg;
+    axle_sleep(50 * MS);
+    return axle_ctx_cancel(m->ctx);
+}
+
+static int multitask_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    struct echo_args a = {0, 0, 0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    struct mt m = {ctx};
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, canceller_task, &m, NULL), 0);
+    int rc = axle_stream_recv(st, NULL);
+    ck_assert_int_eq(rc, -AXLE_ECTXCANCELLED); /* our own cancel: raised by the read */
+    ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), 0); /* and absorbed at the exit */
+    return 0;
+}
+
+START_TEST(multitask_parent_cancels_from_nonroot_task)
+{
+    ck_assert_int_eq(with_child(multitask_body, NULL), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
@@ -572,5 +908,12 @@ int main(int argc, char **argv)
              started_on_the_parent_side_is_an_error);
     ADD_CASE(s, "inter_peer", 30, peer_canceller_every_context_names_the_canceller,
              error_before_started_not_swallowed_by_remote_ctxc);
+    ADD_CASE(s, "streams", 30, simple_rpc_ping_pong_over_a_stream,
+             child_exits_ctx_after_stream_open,
+             child_exits_ctx_after_stream_open_parent_sends_first,
+             stream_opened_after_cancel_raises_the_ctxc, one_end_stream_not_opened_parent_overruns,
+             allow_overruns_on_both_sides_loses_nothing,
+             slow_child_without_allow_overruns_reports_the_overrun,
+             stop_never_overtakes_overflowed_data, multitask_parent_cancels_from_nonroot_task);
     return axle_test_main(s);
 }
