@@ -53,10 +53,38 @@ struct qmsg {
 /* A context's stream (one per context, one-shot). */
 struct axle_stream {
     struct axle_ctx *ctx;
-    bool opened; /* axle_ctx_open_stream ran */
-    bool closed; /* this side closed it: Stop sent */
-    bool eoc;    /* the peer's Stop (or Return) arrived and was read */
-    bool failed; /* an Error was read: every receive returns it */
+    bool opened;      /* axle_ctx_open_stream ran */
+    bool closed;      /* this side closed it: Stop sent */
+    bool eoc;         /* the peer's Stop (or Return) arrived and was read */
+    bool failed;      /* an Error was read: every receive returns it */
+    struct bcast *bc; /* its subscriptions, once axle_stream_subscribe ran */
+};
+
+/* A subscription: a position in the shared buffer. */
+struct axle_sub {
+    struct bcast *bc;
+    uint64_t pos;      /* the sequence number it reads next */
+    bool raise_on_lag; /* else lagging is logged and skipped */
+    bool closed;
+    struct axle_sub *next; /* bc->subs */
+};
+
+/*
+ * A stream shared by local tasks (tractor §9 broadcast receiver): the last
+ * cap values in a ring, by sequence number; whichever subscriber is caught
+ * up and finds nobody reading becomes the one reader of the stream.
+ */
+struct bcast {
+    axle_stream *stream;
+    axle_buf *ring; /* cap slots; value seq lives in ring[seq % cap] */
+    size_t cap;
+    uint64_t next_seq;  /* the sequence number of the next value */
+    bool reading;       /* a subscriber is reading the stream now */
+    axle_event changed; /* set (then re-armed) whenever the above changes */
+    int end_rc;         /* the stream's end (-AXLE_EEOC, an error), or 0 */
+    struct axle_error *end_err;
+    struct axle_sub *subs; /* open subscriptions */
+    struct axle_sub own;   /* axle_stream_recv's, once subscribed */
 };
 
 struct axle_ctx {
@@ -441,8 +469,11 @@ static void ctx_drop_queued(axle_ctx *c)
     c->nyields = c->noverflow = 0;
 }
 
+static void bcast_free(struct bcast *bc);
+
 static void ctx_free(axle_ctx *c)
 {
+    bcast_free(c->stream.bc);
     ctx_drop_queued(c);
     axle__call_close(&c->k);
     axle__peer_unref(c->peer);
@@ -638,6 +669,7 @@ int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
     if (rc == 0 && c.stream.opened && !c.stream.closed)
         stream_stop(&c.stream); /* a return leaves the stream: Stop before the result */
     r->ctx = NULL;
+    bcast_free(c.stream.bc);
     ctx_drop_queued(&c);
     if (rc == 0) {
         axle__send_return(r->peer, r->cid, &ret);
@@ -761,7 +793,12 @@ static int stream_take(axle_stream *s, axle_buf *out, bool nowait)
     }
 }
 
-int axle_stream_recv(axle_stream *s, axle_buf *out) { return stream_take(s, out, false); }
+int axle_stream_recv(axle_stream *s, axle_buf *out)
+{
+    if (s->bc) /* subscribed: the stream's own receive is one more subscriber */
+        return axle_sub_recv(&s->bc->own, out, NULL);
+    return stream_take(s, out, false);
+}
 int axle_stream_recv_nowait(axle_stream *s, axle_buf *out) { return stream_take(s, out, true); }
 
 int axle_stream_close(axle_stream *s)
@@ -781,6 +818,146 @@ int axle_stream_close(axle_stream *s)
     }
     axle__error_put(axle__current(), keep);
     stream_stop(s);
+    return 0;
+}
+
+/* ---- broadcast (tractor §9) ------------------------------------------------------------- */
+
+#define SUB_BUFFER_DEFAULT 64
+
+static void bcast_signal(struct bcast *bc)
+{
+    axle_event_set(&bc->changed);
+    axle_event_init(&bc->changed);
+}
+
+static void sub_link(struct bcast *bc, struct axle_sub *sub, const axle_sub_opts *o)
+{
+    *sub = (struct axle_sub){
+        .bc = bc, .pos = bc->next_seq, .raise_on_lag = !(o && o->no_raise_on_lag)};
+    sub->next = bc->subs;
+    bc->subs = sub;
+}
+
+static void sub_unlink(struct axle_sub *sub)
+{
+    for (struct axle_sub **p = &sub->bc->subs; *p; p = &(*p)->next)
+        if (*p == sub) {
+            *p = sub->next;
+            break;
+        }
+    sub->closed = true;
+}
+
+static void bcast_free(struct bcast *bc)
+{
+    if (!bc)
+        return;
+    for (size_t i = 0; i < bc->cap; i++)
+        axle_buf_free(&bc->ring[i]);
+    free(bc->ring);
+    axle__error_free(bc->end_err);
+    for (struct axle_sub *s = bc->subs; s; s = s->next)
+        s->bc = NULL, s->closed = true;
+    free(bc);
+}
+
+int axle_stream_subscribe(axle_stream *s, const axle_sub_opts *o, axle_sub **out)
+{
+    *out = NULL;
+    if (s->closed)
+        return AXLE_SET_ERR(-AXLE_ECLOSED, "axle_stream_subscribe: the stream is closed");
+    if (!s->bc) {
+        struct bcast *bc = calloc(1, sizeof *bc);
+        size_t cap = o && o->max_buffer ? o->max_buffer : SUB_BUFFER_DEFAULT;
+        if (bc && !(bc->ring = calloc(cap, sizeof *bc->ring))) {
+            free(bc);
+            bc = NULL;
+        }
+        if (!bc)
+            return AXLE_SET_ERR(-ENOMEM, "axle_stream_subscribe: out of memory");
+        bc->stream = s;
+        bc->cap = cap;
+        axle_event_init(&bc->changed);
+        sub_link(bc, &bc->own, NULL);
+        s->bc = bc;
+    }
+    struct axle_sub *sub = malloc(sizeof *sub);
+    if (!sub)
+        return AXLE_SET_ERR(-ENOMEM, "axle_stream_subscribe: out of memory");
+    sub_link(s->bc, sub, o);
+    *out = sub;
+    return 0;
+}
+
+int axle_sub_recv(axle_sub *sub, axle_buf *out, uint64_t *missed)
+{
+    if (missed)
+        *missed = 0;
+    if (sub->closed || !sub->bc)
+        return AXLE_SET_ERR(-AXLE_ECLOSED, "receive on a closed subscription");
+    struct bcast *bc = sub->bc;
+    for (;;) {
+        uint64_t oldest = bc->next_seq > bc->cap ? bc->next_seq - bc->cap : 0;
+        if (sub->pos < oldest) { /* overtaken: resume at the oldest value kept */
+            uint64_t lost = oldest - sub->pos;
+            sub->pos = oldest;
+            if (sub->raise_on_lag) {
+                if (missed)
+                    *missed = lost;
+                return AXLE_SET_ERR(-AXLE_ELAGGED,
+                                    "subscriber fell %llu values behind (the buffer keeps %zu); "
+                                    "it resumes at the oldest one kept",
+                                    (unsigned long long)lost, bc->cap);
+            }
+            axle_log_warning("subscriber lagged: %llu values skipped", (unsigned long long)lost);
+        }
+        if (sub->pos < bc->next_seq) {
+            const axle_buf *v = &bc->ring[sub->pos % bc->cap];
+            int rc = out ? axle_buf_set(out, v->data, v->len) : 0;
+            if (rc == 0)
+                sub->pos++;
+            return rc;
+        }
+        if (bc->end_rc) /* the stream ended: every caught-up subscriber sees it */
+            return put_copy(bc->end_err, bc->end_rc);
+        int rc;
+        if (!bc->reading) { /* nobody reads the stream: this task does */
+            bc->reading = true;
+            rc = stream_take(bc->stream, &bc->ring[bc->next_seq % bc->cap], false);
+            bc->reading = false;
+            if (rc == 0) {
+                bc->next_seq++;
+            } else if (rc != -ECANCELED) {
+                bc->end_rc = rc;
+                bc->end_err = clone_last(rc);
+            }
+            bcast_signal(bc); /* a value, an end, or a reader gone: the others look again */
+            if (rc == -ECANCELED)
+                return rc; /* another subscriber takes over */
+            if (rc == 0 && bc->subs->next && (rc = axle_checkpoint()) < 0)
+                return rc; /* let the others copy it before this task reads on */
+            continue;
+        }
+        if ((rc = axle_event_wait(&bc->changed)) < 0)
+            return rc;
+        if (sub->closed || !sub->bc)
+            return AXLE_SET_ERR(-AXLE_ECLOSED, "the subscription was closed while waiting");
+    }
+}
+
+int axle_sub_send(axle_sub *sub, const void *data, size_t len)
+{
+    if (sub->closed || !sub->bc)
+        return AXLE_SET_ERR(-AXLE_ECLOSED, "send on a closed subscription");
+    return axle_stream_send(sub->bc->stream, data, len);
+}
+
+int axle_sub_close(axle_sub *sub)
+{
+    if (sub->bc)
+        sub_unlink(sub);
+    free(sub);
     return 0;
 }
 

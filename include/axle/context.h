@@ -63,6 +63,7 @@
 #include <axle/actor.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -233,6 +234,56 @@ AXLE_API int axle_stream_recv_nowait(axle_stream *s, axle_buf *out);
  * Returns: 0.  Checkpoint: no (the Stop is shielded and bounded).
  */
 AXLE_API int axle_stream_close(axle_stream *s);
+
+/* ---- broadcast: one stream, many local tasks (tractor §9) ---------------------- */
+
+/*
+ * Subscriptions share one stream among the tasks of this actor: every
+ * subscriber gets the whole sequence from the moment it subscribed. The
+ * last max_buffer values are kept in one buffer with a position per
+ * subscriber; whichever subscriber is caught up and finds nobody reading
+ * the stream reads it for everyone (if that task is cancelled, the next
+ * one takes over). A subscriber that falls more than max_buffer behind
+ * gets -AXLE_ELAGGED once with the count it missed and resumes at the
+ * oldest value kept (or skips silently with no_raise_on_lag). After the
+ * first subscription, axle_stream_recv is one more subscriber (from that
+ * moment on). The stream's end (-AXLE_EEOC, an error) reaches every
+ * subscriber once it has read everything before it.
+ *
+ * Lifetime: a subscription is the caller's until axle_sub_close; it stops
+ * working (-AXLE_ECLOSED) when its context ends.
+ */
+typedef struct axle_sub axle_sub;
+
+typedef struct axle_sub_opts {
+    size_t max_buffer;    /* values kept for slower subscribers; 0: 64. Set by the first
+                             subscription of a stream */
+    bool no_raise_on_lag; /* skip (with a log line) instead of -AXLE_ELAGGED */
+} axle_sub_opts;
+
+/*
+ * axle_stream_subscribe — a new subscriber of s, reading from now on.
+ * Returns: 0.  Errors: -AXLE_ECLOSED (s is closed); -ENOMEM.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_stream_subscribe(axle_stream *s, const axle_sub_opts *o, axle_sub **out);
+
+/*
+ * axle_sub_recv — the subscriber's next value into out (may be NULL).
+ *   missed: if not NULL, receives the count lost on -AXLE_ELAGGED (else 0).
+ * Returns: 0.
+ * Errors: -AXLE_ELAGGED (once per overtaking; the next call returns the
+ *   oldest value kept); the stream's end or error; -AXLE_ECLOSED (the
+ *   subscription or its context is closed); -ECANCELED.
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_sub_recv(axle_sub *sub, axle_buf *out, uint64_t *missed);
+
+/* Send through the subscription's stream (axle_stream_send's rules). */
+AXLE_API int axle_sub_send(axle_sub *sub, const void *data, size_t len);
+
+/* Close one subscription (the others and the stream go on); frees sub. Returns 0. */
+AXLE_API int axle_sub_close(axle_sub *sub);
 
 /* ---- state (tractor §4.2), readable on either side at any time ---------------- */
 AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);

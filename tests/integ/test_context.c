@@ -1,9 +1,9 @@
 /*
  * tests/integ/test_context.c — contexts and streams across real
  * processes: the reference's context scenarios (tractor-test-catalogue §4,
- * the inter-peer file of §3, the two-way stream of §5) with their exact
- * outcomes, for the parts of the contexts issue built so far (no
- * broadcast, maybe_open_context or gather_contexts yet).
+ * the inter-peer file of §3, the two-way stream of §5, the broadcast file
+ * of §6) with their exact outcomes, for the parts of the contexts issue
+ * built so far (no maybe_open_context or gather_contexts yet).
  *
  * CTest runs it once per spawn backend, like test_actor. Every test proves
  * a clean end through the harness: no descendant, no socket file, no fd.
@@ -234,6 +234,23 @@ static int c_count(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT_CTX("c.count", c_count)
 
+/* Send 0..n-1 on the stream as fast as it goes, then return (Stop, then Return). */
+static int c_emit(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    int32_t n = 0;
+    if (len == sizeof n)
+        memcpy(&n, args, sizeof n);
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    for (int32_t i = 0; rc == 0 && i < n; i++)
+        rc = axle_stream_send(st, &i, sizeof i);
+    return rc;
+}
+AXLE_EXPORT_CTX("c.emit", c_emit)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -303,6 +320,15 @@ static void wait_registered(const char *name)
 static bool is_me(const axle_uid *u)
 {
     return u && memcmp(u->uuid, axle_actor_uid()->uuid, 16) == 0;
+}
+
+/* A context on c.echo with a (and allow_overruns on our side when allow), and its stream. */
+static void open_echo(axle_portal *p, struct echo_args a, bool allow, axle_ctx **ctx,
+                      axle_stream **st)
+{
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, ctx, NULL), 0);
+    axle_stream_opts so = {.allow_overruns = allow};
+    ck_assert_int_eq(axle_ctx_open_stream(*ctx, &so, st), 0);
 }
 
 /* ---- test_simple_context ---------------------------------------------------------- */
@@ -807,9 +833,7 @@ static int overruns_not_allowed_body(axle_portal *p, void *arg)
     (void)arg;
     axle_ctx *ctx;
     axle_stream *st;
-    struct echo_args a = {1, 0, 20};
-    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
-    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    open_echo(p, (struct echo_args){1, 0, 20}, false, &ctx, &st);
     int rc = 0;
     for (int32_t i = 0; rc == 0 && i < 500; i++) {
         rc = axle_stream_send(st, &i, sizeof i);
@@ -870,9 +894,7 @@ static int multitask_body(axle_portal *p, void *arg)
     (void)arg;
     axle_ctx *ctx;
     axle_stream *st;
-    struct echo_args a = {0, 0, 0};
-    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
-    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    open_echo(p, (struct echo_args){0, 0, 0}, false, &ctx, &st);
     struct mt m = {ctx};
     axle_nursery *n;
     ck_assert_int_eq(axle_nursery_open(&n), 0);
@@ -888,6 +910,201 @@ static int multitask_body(axle_portal *p, void *arg)
 START_TEST(multitask_parent_cancels_from_nonroot_task)
 {
     ck_assert_int_eq(with_child(multitask_body, NULL), 0);
+}
+END_TEST
+
+/* ---- broadcast -------------------------------------------------------------------------- */
+
+#define FAN 4
+#define FAN_N 100
+
+struct fan_task {
+    axle_sub *sub;
+    int got; /* values received in order */
+};
+
+static int fan_reader(void *arg)
+{
+    struct fan_task *t = arg;
+    axle_buf b = {0};
+    for (int32_t i = 0; i < FAN_N; i++) {
+        int rc = axle_sub_recv(t->sub, &b, NULL);
+        if (rc < 0)
+            return rc;
+        if (b.len != sizeof i || *(int32_t *)b.data != i)
+            return AXLE_SET_ERR(-EPROTO, "value %d out of order", (int)i);
+        t->got++;
+    }
+    axle_buf_free(&b);
+    return 0;
+}
+
+/* Every local subscriber receives the whole sequence, in order. */
+static int fan_out_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    open_echo(p, (struct echo_args){0, 1, 0}, true, &ctx, &st);
+    struct fan_task t[FAN];
+    for (int i = 0; i < FAN; i++) {
+        t[i].got = 0;
+        ck_assert_int_eq(axle_stream_subscribe(st, NULL, &t[i].sub), 0);
+    }
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    for (int i = 0; i < FAN; i++)
+        ck_assert_int_eq(axle_nursery_start_soon(n, fan_reader, &t[i], NULL), 0);
+    for (int32_t i = 0; i < FAN_N; i++) /* a subscriber sends through the stream */
+        ck_assert_int_eq(axle_sub_send(t[i % FAN].sub, &i, sizeof i), 0);
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    for (int i = 0; i < FAN; i++) {
+        ck_assert_int_eq(t[i].got, FAN_N);
+        ck_assert_int_eq(axle_sub_close(t[i].sub), 0);
+    }
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(stream_fan_out_to_local_subscriptions)
+{
+    ck_assert_int_eq(with_child(fan_out_body, NULL), 0);
+}
+END_TEST
+
+#define LAG_N 40
+
+struct lag_task {
+    axle_sub *sub;
+    int got, lagged;
+    uint64_t missed;
+};
+
+/* A slow subscriber: 10 ms per value, until the stream ends. */
+static int slow_reader(void *arg)
+{
+    struct lag_task *t = arg;
+    int32_t last = -1;
+    for (;;) {
+        int32_t v;
+        axle_buf b = {0};
+        uint64_t missed;
+        int rc = axle_sub_recv(t->sub, &b, &missed);
+        if (rc == 0) {
+            memcpy(&v, b.data, sizeof v);
+            axle_buf_free(&b);
+            if (v <= last) /* in order; what it did not see, it was told of */
+                return AXLE_SET_ERR(-EPROTO, "value %d after %d", (int)v, (int)last);
+            last = v;
+            t->got++;
+            axle_sleep(10 * MS);
+        } else if (rc == -AXLE_ELAGGED) {
+            if (missed == 0)
+                return AXLE_SET_ERR(-EPROTO, "lagged without a count");
+            t->lagged++;
+            t->missed += missed;
+        } else {
+            return rc == -AXLE_EEOC ? 0 : rc;
+        }
+    }
+}
+
+/* The slower consumer lags, re-syncs, and in the end has seen or counted every value. */
+static int lag_body(axle_portal *p, void *arg)
+{
+    bool raise = arg == NULL;
+    axle_ctx *ctx;
+    axle_stream *st;
+    int32_t n = LAG_N;
+    ck_assert_int_eq(axle_ctx_open(p, "c.emit", &n, sizeof n, &ctx, NULL), 0);
+    axle_stream_opts so = {.allow_overruns = true};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &so, &st), 0);
+    struct lag_task t = {0};
+    axle_sub_opts o = {.max_buffer = 4, .no_raise_on_lag = !raise};
+    ck_assert_int_eq(axle_stream_subscribe(st, &o, &t.sub), 0);
+    axle_nursery *nn;
+    ck_assert_int_eq(axle_nursery_open(&nn), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(nn, slow_reader, &t, NULL), 0);
+    axle_buf b = {0};
+    for (int32_t i = 0; i < LAG_N; i++) { /* the fast consumer: the stream's own receive */
+        ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+        ck_assert_int_eq(*(int32_t *)b.data, i);
+    }
+    ck_assert_int_eq(axle_stream_recv(st, &b), -AXLE_EEOC);
+    ck_assert_int_eq(axle_nursery_close(nn, 0), 0);
+    if (raise) {
+        ck_assert_int_ge(t.lagged, 1);
+        ck_assert_int_eq((uint64_t)t.got + t.missed, LAG_N); /* seen or counted: all */
+    } else {
+        ck_assert_int_eq(t.lagged, 0);
+        ck_assert_int_lt(t.got, LAG_N);
+    }
+    ck_assert_int_eq(axle_sub_close(t.sub), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&b);
+    return 0;
+}
+
+START_TEST(consumer_and_parent_maybe_lag) { ck_assert_int_eq(with_child(lag_body, NULL), 0); }
+END_TEST
+
+START_TEST(no_raise_on_lag) { ck_assert_int_eq(with_child(lag_body, (void *)1), 0); }
+END_TEST
+
+struct first {
+    axle_sub *sub;
+    int rc;
+};
+
+static int blocked_reader(void *arg)
+{
+    struct first *f = arg;
+    f->rc = axle_sub_recv(f->sub, NULL, NULL);
+    return 0;
+}
+
+/* The subscriber reading the stream is cancelled; another one gets the next value. */
+static int first_cancelled_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    open_echo(p, (struct echo_args){0, 0, 0}, false, &ctx, &st);
+    struct first f = {NULL, 1};
+    axle_sub *other;
+    ck_assert_int_eq(axle_stream_subscribe(st, NULL, &f.sub), 0);
+    ck_assert_int_eq(axle_stream_subscribe(st, NULL, &other), 0);
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, blocked_reader, &f, NULL), 0);
+    axle_sleep(50 * MS); /* it is the reader now, blocked on the stream */
+    axle_nursery_cancel(n);
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    ck_assert_int_eq(f.rc, -ECANCELED);
+    int32_t one = 1;
+    ck_assert_int_eq(axle_sub_send(other, &one, sizeof one), 0);
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_sub_recv(other, &b, NULL), 0);
+    ck_assert_int_eq(*(int32_t *)b.data, 1);
+    ck_assert_int_eq(axle_sub_recv(f.sub, &b, NULL), 0); /* the cancelled one still gets it */
+    ck_assert_int_eq(*(int32_t *)b.data, 1);
+    axle_buf_free(&b);
+    ck_assert_int_eq(axle_sub_close(f.sub), 0);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    /* After the stream's close: no new subscription; the old one sees the close. */
+    axle_sub *late;
+    ck_assert_int_eq(axle_stream_subscribe(st, NULL, &late), -AXLE_ECLOSED);
+    ck_assert_int_eq(axle_sub_recv(other, NULL, NULL), -AXLE_ECLOSED);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    ck_assert_int_eq(axle_sub_recv(other, NULL, NULL), -AXLE_ECLOSED); /* its context ended */
+    ck_assert_int_eq(axle_sub_close(other), 0);
+    return 0;
+}
+
+START_TEST(first_recver_is_cancelled_and_subscribe_errors_after_close)
+{
+    ck_assert_int_eq(with_child(first_cancelled_body, NULL), 0);
 }
 END_TEST
 
@@ -915,5 +1132,8 @@ int main(int argc, char **argv)
              allow_overruns_on_both_sides_loses_nothing,
              slow_child_without_allow_overruns_reports_the_overrun,
              stop_never_overtakes_overflowed_data, multitask_parent_cancels_from_nonroot_task);
+    ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
+             consumer_and_parent_maybe_lag, no_raise_on_lag,
+             first_recver_is_cancelled_and_subscribe_errors_after_close);
     return axle_test_main(s);
 }
