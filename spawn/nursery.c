@@ -49,6 +49,8 @@ struct child {
     size_t len;
     char **mods; /* namespaces it exposes (owned) */
     size_t nmods;
+    char **binds; /* where it listens (owned; NULL: its default Unix socket) */
+    size_t nbinds;
     char loglevel[16];  /* its level */
     char method[16];    /* its spawn backend */
     char *exe;          /* exec: program (owned) or NULL */
@@ -208,6 +210,8 @@ static int send_spec(struct child *c)
     spec.child = &u;
     spec.enable_modules = c->mods;
     spec.n_enable_modules = c->nmods;
+    spec.bind_addrs = c->binds;
+    spec.n_bind_addrs = c->nbinds;
     spec.loglevel = axle_log_level_parse(c->loglevel);
     char *reg[1] = {A.reg_addr};
     if (A.reg_addr[0])
@@ -373,6 +377,9 @@ static void child_free(struct child *c)
     for (size_t i = 0; i < c->nmods; i++)
         free(c->mods[i]);
     free(c->mods);
+    for (size_t i = 0; i < c->nbinds; i++)
+        free(c->binds[i]);
+    free(c->binds);
     free(c->func);
     free(c->args);
     free(c->exe);
@@ -418,6 +425,11 @@ static struct child *child_new(axle_actor_nursery *an, const axle_spawn_opts *o,
     snprintf(c->method, sizeof c->method, "%s", method);
     if (o->exe && !(c->exe = strdup(o->exe)))
         goto oom_child;
+    if (o->n_bind_addrs && !(c->binds = calloc(o->n_bind_addrs, sizeof *c->binds)))
+        goto oom_child;
+    for (size_t i = 0; i < o->n_bind_addrs; i++)
+        if (!(c->binds[c->nbinds++] = strdup(o->bind_addrs[i])))
+            goto oom_child;
     c->next = an->children;
     an->children = c;
     *rc = 0;

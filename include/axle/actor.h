@@ -160,10 +160,14 @@ typedef struct axle_spawn_opts {
     const char *name;                  /* required */
     const char *const *enable_modules; /* namespaces the child exposes */
     size_t n_enable_modules;
-    const char *loglevel;     /* NULL: the parent's level */
-    const char *spawn_method; /* NULL: the root's method */
-    const char *exe;          /* exec: another program built with axle_main */
-    bool debug_mode;          /* NULL-like false: the parent's */
+    const char *loglevel;          /* NULL: the parent's level */
+    const char *spawn_method;      /* NULL: the root's method */
+    const char *exe;               /* exec: another program built with axle_main */
+    bool debug_mode;               /* NULL-like false: the parent's */
+    const char *const *bind_addrs; /* multiaddrs the child listens on (up to 8); */
+    size_t n_bind_addrs;           /*   default: its Unix socket <name>@<pid>.sock.
+                                      Others reach it there (axle_find_actor); its
+                                      link to the parent is not affected */
 } axle_spawn_opts;
 
 /*

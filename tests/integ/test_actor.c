@@ -793,6 +793,42 @@ END_TEST
 
 /* ---- find by name ------------------------------------------------------------------ */
 
+/* A child told to listen on TCP is found there (and has no Unix socket). */
+static int bind_tcp_main(void *arg)
+{
+    (void)arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    const char *tcp[] = {"/ip4/127.0.0.1/tcp/0"};
+    axle_spawn_opts o = daemon_opts("gamma");
+    o.bind_addrs = tcp;
+    o.n_bind_addrs = 1;
+    axle_portal *pg, *p = NULL;
+    ck_assert_int_eq(axle_start_actor(an, &o, &pg), 0);
+    for (int i = 0; i < 200 && axle_find_actor("gamma", &p) == -ENOENT; i++)
+        axle_sleep(10 * MS);
+    ck_assert_ptr_nonnull(p);
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_portal_run(p, "t.echo", "hi", 2, &b), 0);
+    ck_assert_mem_eq(b.data, "hi", 2);
+    axle_buf_free(&b);
+    axle_portal_close(p);
+    char dir[256], path[512];
+    ck_assert_int_gt(axle_runtime_dir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/gamma@%d.sock", dir, (int)axle_portal_uid(pg)->pid);
+    struct stat sb;
+    ck_assert_int_eq(lstat(path, &sb), -1);
+    axle_actor_nursery_cancel(an);
+    ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
+    return 0;
+}
+
+START_TEST(child_bound_on_tcp_is_found_there)
+{
+    ck_assert_int_eq(root_run(bind_tcp_main, NULL), 0);
+}
+END_TEST
+
 static int find_main(void *arg)
 {
     (void)arg;
@@ -1031,6 +1067,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_error);
     tcase_add_test(tc, lifetime_stack_wipes_tmpfile_on_cancel);
     tcase_add_test(tc, find_actor_by_name_in_the_tree);
+    tcase_add_test(tc, child_bound_on_tcp_is_found_there);
     tcase_add_test(tc, children_inherit_none_of_the_parents_fds);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("errors", 60);
