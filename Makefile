@@ -5,6 +5,7 @@
 #   make asan     only the sanitizer pass
 #   make demo     build and run examples/tree (an actor tree under supervision)
 #   make bench    Release build (build-release/), run axle-bench $(ARGS)
+#                 (also installs ZeroMQ, a baseline)
 #   make fuzz     clang + libFuzzer build (build-fuzz/), run each fuzz target
 #                 for FUZZ_SECONDS (default 60) on a copy of its corpus
 #   make format   clang-format every C source and header in place
@@ -54,6 +55,7 @@ demo: deps
 	./build/examples/tree
 
 bench: deps
+	@sh scripts/deps.sh bench
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 	cmake --build build-release -j $(JOBS) --target axle-bench
 	@mkdir -p bench/results

@@ -9,9 +9,10 @@
  *       posix_spawn("/bin/true") + waitpid. ratio = axle ÷ baseline.
  *   rpc.rtt.uds / rpc.rtt.tcp
  *       One op: axle_portal_run of an echo with a 64 B argument, to a daemon
- *       child (its connection to the root over a Unix socket or loopback
- *       TCP), pinned to CPU 1 (the root is on 0); p50/p99/p999 of 20,000
- *       calls per repetition. Baseline: the
+ *       child pinned to CPU 1 (the root is on 0): over its link to the root
+ *       (a Unix socketpair), or over loopback TCP through a portal from
+ *       axle_find_actor to the child listening there; p50/p99/p999 of
+ *       20,000 calls per repetition. Baseline: the
  *       same bytes as one frame through a blocking socketpair / TCP echo
  *       (ipc.c's), ratio = axle p50 ÷ baseline p50.
  *   cancel.tree (size = N = 1, 16, 128)
@@ -167,6 +168,7 @@ enum { RPC_ROUNDS = 20000 };
 static double lat[RPC_ROUNDS];
 
 struct rpc_run {
+    bool tcp;
     double p50[BENCH_MAX_REPS], p99[BENCH_MAX_REPS], p999[BENCH_MAX_REPS];
 };
 
@@ -177,12 +179,22 @@ static int rpc_main(void *arg)
     int rc = axle_actor_nursery_open(&an);
     if (rc < 0)
         return rc;
+    const char *tcp_addr[] = {"/ip4/127.0.0.1/tcp/0"};
     axle_spawn_opts o = {.name = "echo", .enable_modules = MODS, .n_enable_modules = 1};
-    axle_portal *p;
+    if (r->tcp) /* it listens on TCP; we call it through a portal found there */
+        o.bind_addrs = tcp_addr, o.n_bind_addrs = 1;
+    axle_portal *p, *found = NULL;
     rc = axle_start_actor(an, &o, &p);
     int32_t cpu = 1;
     if (rc == 0)
         rc = axle_portal_run(p, "bench.pin", &cpu, sizeof cpu, NULL);
+    for (int i = 0; rc == 0 && r->tcp && i < 500; i++) { /* it registers as it starts */
+        if ((rc = axle_find_actor("echo", &found)) != -ENOENT)
+            break;
+        rc = axle_sleep(2 * 1000000);
+    }
+    if (rc == 0 && r->tcp)
+        p = found;
     static uint8_t arg64[64];
     axle_buf b = {0};
     int rounds = (int)bench_iters(RPC_ROUNDS);
@@ -201,6 +213,8 @@ static int rpc_main(void *arg)
         r->p999[rep] = bench_quantile(lat, rounds, 0.999);
     }
     axle_buf_free(&b);
+    if (found)
+        axle_portal_close(found);
     axle_actor_nursery_cancel(an);
     int crc = axle_actor_nursery_close(an, rc);
     return rc < 0 ? rc : crc;
@@ -208,11 +222,8 @@ static int rpc_main(void *arg)
 
 static int run_rpc(const char *scenario, bool tcp)
 {
-    struct rpc_run r;
-    const char *tcp_addr[] = {"/ip4/127.0.0.1/tcp/0"};
+    struct rpc_run r = {.tcp = tcp};
     axle_actor_opts o = {.name = "bench-root"};
-    if (tcp)
-        o.bind_addrs = tcp_addr, o.n_bind_addrs = 1;
     int rc = axle_root(&o, rpc_main, &r);
     if (rc < 0)
         return rc;

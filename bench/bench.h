@@ -37,6 +37,7 @@ extern const bench_scenario bench_msg_scenarios[];
 extern const bench_scenario bench_ipc_scenarios[];
 extern const bench_scenario bench_actor_scenarios[];
 extern const bench_scenario bench_shm_scenarios[];
+extern const bench_scenario bench_context_scenarios[];
 
 /* The most repetitions any run makes; sizes sample arrays. */
 enum { BENCH_MAX_REPS = 9 };

@@ -1,8 +1,9 @@
 #!/bin/sh
-# scripts/deps.sh [fuzz] — installs the Debian packages axle needs, only
-# those that are missing. With `fuzz`, only what `make fuzz` adds: clang and
-# libFuzzer (libclang-rt-14-dev holds the runtime -fsanitize=fuzzer links;
-# clang only recommends it). Runs `apt-get update` only when something must
+# scripts/deps.sh [fuzz|bench] — installs the Debian packages axle needs,
+# only those that are missing. With `fuzz`, only what `make fuzz` adds: clang
+# and libFuzzer (libclang-rt-14-dev holds the runtime -fsanitize=fuzzer
+# links; clang only recommends it). With `bench`, only what `make bench`
+# adds: ZeroMQ, a baseline of stream.thr. Runs `apt-get update` only when something must
 # be installed; does nothing (and needs no root) when every package is
 # already present.
 set -eu
@@ -15,8 +16,11 @@ libreadline-dev check libsodium-dev libdw-dev"
 fuzz)
     PKGS="clang libclang-rt-14-dev libfuzzer-14-dev"
     ;;
+bench)
+    PKGS="libzmq3-dev"
+    ;;
 *)
-    echo "usage: $0 [fuzz]" >&2
+    echo "usage: $0 [fuzz|bench]" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,341 @@
+/*
+ * bench/context.c — contexts and streams between two actors.
+ *
+ *   ctx.cycle
+ *       One op: axle_ctx_open of a context function that calls
+ *       axle_ctx_started and returns, then axle_ctx_result and
+ *       axle_ctx_close (Start, StartAck, Started, Return: two round trips'
+ *       worth of frames). Baseline `rpc` in the same run and to the same
+ *       child: axle_portal_run of an empty function (Start, StartAck,
+ *       Return). ratio = ctx ÷ rpc (BENCH.md: ≤ 2).
+ *   stream.thr.uds / stream.thr.tcp (size = 64, 1024)
+ *       One op: one message of size bytes through a context's stream to a
+ *       child that counts them; a round is N messages, then the close and
+ *       the child's Return (its count, checked). The receiver's buffer is
+ *       N messages, so nothing is ever dropped (streams have no
+ *       back-pressure: BENCH.md measures the rate, not the overrun path).
+ *       UDS: the child's link to its parent (a socketpair). TCP: a portal
+ *       from axle_find_actor to a child listening on loopback TCP.
+ *       Baseline `zmq_ipc` / `zmq_tcp`: a ZeroMQ PAIR socket between two
+ *       processes, N messages of size bytes and one reply once all arrived.
+ *       speedup = axle msgs/s ÷ ZeroMQ's (BENCH.md: ≥ 1).
+ * The root is on CPU 0, the child on CPU 1 (it pins itself on request),
+ * so is ZeroMQ's receiver.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <axle/actor.h>
+#include <axle/context.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef AXLE_BENCH_ZMQ
+#include <zmq.h>
+#endif
+
+static const char *const MODS[] = {"benchctx"};
+
+static int bc_pin(const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    int32_t cpu = 1;
+    if (len == sizeof cpu)
+        memcpy(&cpu, args, sizeof cpu);
+    bench_pin(cpu);
+    return 0;
+}
+AXLE_EXPORT("benchctx.pin", bc_pin)
+
+static int bc_nothing(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    return 0;
+}
+AXLE_EXPORT("benchctx.nothing", bc_nothing)
+
+static int bc_cycle(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    return axle_ctx_started(ctx, NULL, 0);
+}
+AXLE_EXPORT_CTX("benchctx.cycle", bc_cycle)
+
+/* Count messages until the parent closes its side; the count is the result. */
+static int bc_sink(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    uint64_t cap = 1024;
+    if (len == sizeof cap)
+        memcpy(&cap, args, sizeof cap);
+    axle_stream_opts o = {.msg_buffer_size = (size_t)cap};
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    uint64_t n = 0;
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0)
+        n++;
+    axle_buf_free(&b);
+    return rc == -AXLE_EEOC ? axle_buf_set(ret, &n, sizeof n) : rc;
+}
+AXLE_EXPORT_CTX("benchctx.sink", bc_sink)
+
+/* A daemon child on CPU 1; over TCP, a portal to where it listens. */
+struct child {
+    axle_actor_nursery *an;
+    axle_portal *link; /* from the nursery (its link to us) */
+    axle_portal *tcp;  /* from axle_find_actor, or NULL */
+};
+
+static int child_open(struct child *c, bool tcp)
+{
+    const char *addr[] = {"/ip4/127.0.0.1/tcp/0"};
+    *c = (struct child){0};
+    int rc = axle_actor_nursery_open(&c->an);
+    if (rc < 0)
+        return rc;
+    axle_spawn_opts o = {.name = "bench-peer", .enable_modules = MODS, .n_enable_modules = 1};
+    if (tcp)
+        o.bind_addrs = addr, o.n_bind_addrs = 1;
+    rc = axle_start_actor(c->an, &o, &c->link);
+    int32_t cpu = 1;
+    if (rc == 0)
+        rc = axle_portal_run(c->link, "benchctx.pin", &cpu, sizeof cpu, NULL);
+    for (int i = 0; rc == 0 && tcp && i < 500; i++) { /* it registers as it starts */
+        rc = axle_find_actor("bench-peer", &c->tcp);
+        if (rc == -ENOENT)
+            rc = axle_sleep(2 * 1000000);
+        else
+            break;
+    }
+    if (rc == 0 && tcp && !c->tcp)
+        rc = -ENOENT;
+    return rc;
+}
+
+static int child_close(struct child *c, int rc)
+{
+    if (c->tcp)
+        axle_portal_close(c->tcp);
+    axle_actor_nursery_cancel(c->an);
+    int crc = axle_actor_nursery_close(c->an, rc);
+    return rc < 0 ? rc : crc;
+}
+
+/* ---- ctx.cycle ---------------------------------------------------------------- */
+
+struct cycle_run {
+    axle_portal *p;
+    double ctx[BENCH_MAX_REPS], rpc[BENCH_MAX_REPS];
+};
+
+static int cycle_round(void *arg, uint64_t n)
+{
+    struct cycle_run *r = arg;
+    for (uint64_t i = 0; i < n; i++) {
+        axle_ctx *ctx;
+        int rc = axle_ctx_open(r->p, "benchctx.cycle", NULL, 0, &ctx, NULL);
+        if (rc < 0)
+            return rc;
+        rc = axle_ctx_result(ctx, NULL);
+        if ((rc = axle_ctx_close(ctx, rc)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int rpc_round(void *arg, uint64_t n)
+{
+    struct cycle_run *r = arg;
+    for (uint64_t i = 0; i < n; i++) {
+        int rc = axle_portal_run(r->p, "benchctx.nothing", NULL, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int cycle_main(void *arg)
+{
+    struct cycle_run *r = arg;
+    struct child c;
+    int rc = child_open(&c, false);
+    uint64_t n = bench_iters(5000);
+    r->p = c.link;
+    if (rc == 0)
+        rc = bench_series(cycle_round, r, n, 1, r->ctx);
+    if (rc == 0)
+        rc = bench_series(rpc_round, r, n, 1, r->rpc);
+    return child_close(&c, rc);
+}
+
+static int run_cycle(void)
+{
+    struct cycle_run r;
+    axle_actor_opts o = {.name = "bench-root"};
+    int rc = axle_root(&o, cycle_main, &r);
+    if (rc < 0)
+        return rc;
+    double a = bench_measure("ctx.cycle", 0, "axle", "ns_per_op", r.ctx, bench_reps());
+    double b = bench_measure("ctx.cycle", 0, "rpc", "ns_per_op", r.rpc, bench_reps());
+    bench_compare("ctx.cycle", 0, "axle", "rpc", "ratio", a / b);
+    return 0;
+}
+
+/* ---- stream.thr ---------------------------------------------------------------- */
+
+struct thr_run {
+    bool tcp;
+    axle_portal *p;
+    size_t size;
+    double rate[BENCH_MAX_REPS];
+    int rep;
+};
+
+/* One round: n messages through a fresh context's stream; records msgs/s. */
+static int thr_round(struct thr_run *r, uint64_t n)
+{
+    static uint8_t msg[1024];
+    axle_ctx *ctx;
+    axle_stream *st;
+    uint64_t cap = n + 1;
+    int rc = axle_ctx_open(r->p, "benchctx.sink", &cap, sizeof cap, &ctx, NULL);
+    if (rc < 0)
+        return rc;
+    rc = axle_ctx_open_stream(ctx, NULL, &st);
+    int64_t t0 = bench_now();
+    for (uint64_t i = 0; rc == 0 && i < n; i++)
+        rc = axle_stream_send(st, msg, r->size);
+    if (rc == 0)
+        rc = axle_stream_close(st);
+    axle_buf got = {0};
+    if (rc == 0)
+        rc = axle_ctx_result(ctx, &got);
+    double secs = (double)(bench_now() - t0) / 1e9;
+    if (rc == 0 && (got.len != sizeof n || memcmp(got.data, &n, sizeof n) != 0))
+        rc = AXLE_SET_ERR(-EPROTO, "the sink counted other than the %llu sent",
+                          (unsigned long long)n);
+    axle_buf_free(&got);
+    rc = axle_ctx_close(ctx, rc);
+    if (rc == 0 && r->rep >= 0)
+        r->rate[r->rep] = (double)n / secs;
+    return rc;
+}
+
+static int thr_main(void *arg)
+{
+    struct thr_run *r = arg;
+    struct child c;
+    int rc = child_open(&c, r->tcp);
+    r->p = r->tcp ? c.tcp : c.link;
+    uint64_t n = bench_iters(200000);
+    for (r->rep = -1; rc == 0 && r->rep < bench_reps(); r->rep++) /* -1: warm-up */
+        rc = thr_round(r, r->rep < 0 ? n / 4 + 1 : n);
+    return child_close(&c, rc);
+}
+
+#ifdef AXLE_BENCH_ZMQ
+/* ZeroMQ PAIR: a forked receiver on CPU 1 counts n messages, then replies once. */
+static int zmq_rate(bool tcp, size_t size, uint64_t n, double *rate)
+{
+    char ep[128];
+    if (tcp)
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
+    else
+        snprintf(ep, sizeof ep, "ipc:///tmp/axle-bench-zmq-%d", (int)getpid());
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        bench_pin(1);
+        void *zc = zmq_ctx_new();
+        void *s = zmq_socket(zc, ZMQ_PAIR);
+        int hwm = 0; /* no limit: like the axle sink, never drop, never block the sender */
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        if (zmq_bind(s, ep) != 0)
+            _exit(2);
+        char buf[1024];
+        zmq_recv(s, buf, sizeof buf, 0); /* hello */
+        zmq_send(s, "k", 1, 0);
+        for (uint64_t i = 0; i < n; i++)
+            if (zmq_recv(s, buf, sizeof buf, 0) < 0)
+                _exit(3);
+        zmq_send(s, "done", 4, 0);
+        zmq_close(s);
+        zmq_ctx_term(zc);
+        _exit(0);
+    }
+    void *zc = zmq_ctx_new();
+    void *s = zmq_socket(zc, ZMQ_PAIR);
+    int hwm = 0;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    int rc = zmq_connect(s, ep);
+    static uint8_t msg[1024];
+    char ack[8];
+    if (rc == 0 && (zmq_send(s, "hi", 2, 0) < 0 || zmq_recv(s, ack, sizeof ack, 0) < 0))
+        rc = -1;
+    int64_t t0 = bench_now();
+    for (uint64_t i = 0; rc == 0 && i < n; i++)
+        if (zmq_send(s, msg, size, 0) < 0)
+            rc = -1;
+    if (rc == 0 && zmq_recv(s, ack, sizeof ack, 0) < 0)
+        rc = -1;
+    *rate = (double)n / ((double)(bench_now() - t0) / 1e9);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(s);
+    zmq_ctx_term(zc);
+    int st;
+    waitpid(pid, &st, 0);
+    if (!tcp)
+        unlink(ep + strlen("ipc://"));
+    return rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+#endif
+
+static int run_thr(const char *scenario, bool tcp)
+{
+    static const size_t sizes[] = {64, 1024};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        struct thr_run r = {.tcp = tcp, .size = sizes[k]};
+        axle_actor_opts o = {.name = "bench-root"};
+        int rc = axle_root(&o, thr_main, &r);
+        if (rc < 0)
+            return rc;
+        int sz = (int)sizes[k];
+        double a = bench_measure(scenario, sz, "axle", "msgs_per_s", r.rate, bench_reps());
+        const char *vs = tcp ? "zmq_tcp" : "zmq_ipc";
+#ifdef AXLE_BENCH_ZMQ
+        double z[BENCH_MAX_REPS];
+        uint64_t n = bench_iters(200000);
+        for (int i = 0; rc == 0 && i < bench_reps(); i++)
+            rc = zmq_rate(tcp, sizes[k], n, &z[i]);
+        if (rc < 0) {
+            bench_skip(scenario, vs, "the ZeroMQ baseline failed to run");
+            continue;
+        }
+        double b = bench_measure(scenario, sz, vs, "msgs_per_s", z, bench_reps());
+        bench_compare(scenario, sz, "axle", vs, "speedup", a / b);
+#else
+        (void)a;
+        bench_skip(scenario, vs, "built without libzmq (sh scripts/deps.sh bench installs it)");
+#endif
+    }
+    return 0;
+}
+
+static int run_thr_uds(void) { return run_thr("stream.thr.uds", false); }
+static int run_thr_tcp(void) { return run_thr("stream.thr.tcp", true); }
+
+const bench_scenario bench_context_scenarios[] = {
+    {"ctx.cycle", "open a context, started, result, close", run_cycle},
+    {"stream.thr.uds", "messages/s through a context's stream over a Unix socket", run_thr_uds},
+    {"stream.thr.tcp", "messages/s through a context's stream over loopback TCP", run_thr_tcp},
+    {0},
+};
