@@ -198,6 +198,10 @@ void axle__portal_fini(axle_portal *pt);
 /* Resolve the main call's result (one task at a time; others wait). */
 int axle__portal_resolve(axle_portal *pt);
 
+/* cache.c */
+/* A forked child forgets its parent's shared resources (fork story). */
+void axle__resources_forget(void);
+
 /* context.c */
 /*
  * From the peer's loop, for every message of a context (either side):
@@ -210,6 +214,10 @@ bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
 void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
 int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
+
+/* cache.c */
+/* A forked child forgets its parent's shared resources (fork story). */
+void axle__resources_forget(void);
 
 /* context.c */
 /*

@@ -867,6 +867,7 @@ static void forget_parent(void)
         close(sigint_fd);
     sigint_fd = -1;
     lifetime = NULL; /* the parent's cleanups are the parent's */
+    axle__resources_forget();
     for (size_t i = 0; i < MAX_TRACKED; i++)
         tracked[i] = 0; /* the parent's children are not ours */
     memset(&A, 0, sizeof A);

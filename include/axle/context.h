@@ -285,6 +285,53 @@ AXLE_API int axle_sub_send(axle_sub *sub, const void *data, size_t len);
 /* Close one subscription (the others and the stream go on); frees sub. Returns 0. */
 AXLE_API int axle_sub_close(axle_sub *sub);
 
+/* ---- shared resources by key (tractor §9 maybe_open_context) ------------------ */
+
+/*
+ * A resource shared by the tasks of one actor under a key: the first user
+ * enters it (ops->enter, run in a service task of the actor's runtime, so
+ * its life is not tied to that user's task), later users get the same
+ * value with a cache hit, and the last user out has ops->exit run and
+ * waits for it (shielded), getting its error if it fails. Opens of one key
+ * queue in order, so a resource is entered once; an open while the last
+ * user's close is tearing it down waits, then enters a fresh one. A user
+ * cancelled while the resource is being entered leaves nothing behind: with
+ * no user left once it is entered, it is exited at once. enter and exit run
+ * in the same task, so scopes enter leaves open (a context's, say) are
+ * exit's to close; exit is shielded from cancellation. When the actor ends,
+ * resources still held are exited (their users' closes then return at once
+ * with exit's outcome).
+ */
+typedef struct axle_resource axle_resource;
+
+typedef struct axle_resource_ops {
+    /* Enter: 0 and *value, or a negative code (every user waiting gets it). */
+    int (*enter)(void *arg, void **value);
+    /* Exit (may be NULL): 0 or a negative code for the last user. */
+    int (*exit)(void *arg, void *value);
+} axle_resource_ops;
+
+/*
+ * axle_resource_open — the resource under key: *value, and *cache_hit
+ * (may be NULL) true when it was already entered by another user.
+ *   ops, arg: used when this open enters it (borrowed until its exit).
+ *   out: this user's handle, for axle_resource_close.
+ * Returns: 0.
+ * Errors: ops->enter's error; -EINVAL (no key or enter); -ENOTCONN outside
+ *   an actor; -ENOMEM; -ECANCELED.
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_resource_open(const char *key, const axle_resource_ops *ops, void *arg,
+                                axle_resource **out, void **value, bool *cache_hit);
+
+/*
+ * axle_resource_close — this user is done (frees h). The last user waits,
+ * shielded, for ops->exit.
+ * Returns: 0, or for the last user ops->exit's error.
+ * Checkpoint: the last user waits; others return at once.
+ */
+AXLE_API int axle_resource_close(axle_resource *h);
+
 /* ---- state (tractor §4.2), readable on either side at any time ---------------- */
 AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);
 AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);

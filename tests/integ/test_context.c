@@ -2,8 +2,8 @@
  * tests/integ/test_context.c — contexts and streams across real
  * processes: the reference's context scenarios (tractor-test-catalogue §4,
  * the inter-peer file of §3, the two-way stream of §5, the broadcast file
- * of §6) with their exact outcomes, for the parts of the contexts issue
- * built so far (no maybe_open_context or gather_contexts yet).
+ * of §6, the resource cache of §11) with their exact outcomes, for the
+ * parts of the contexts issue built so far (no gather_contexts yet).
  *
  * CTest runs it once per spawn backend, like test_actor. Every test proves
  * a clean end through the harness: no descendant, no socket file, no fd.
@@ -14,6 +14,7 @@
 #include <axle/actor.h>
 #include <axle/context.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1108,6 +1109,329 @@ START_TEST(first_recver_is_cancelled_and_subscribe_errors_after_close)
 }
 END_TEST
 
+/* ---- shared resources by key (maybe_open_context) -------------------------------------- */
+
+struct res {
+    int entered, exited; /* calls of enter and exit */
+    int64_t enter_ms;    /* how long enter takes */
+    int64_t exit_ms;     /* how long exit takes */
+    int exit_rc;         /* what exit returns */
+    int value;           /* the shared value */
+    bool exit_done;      /* exit has finished */
+};
+
+static int res_enter(void *arg, void **value)
+{
+    struct res *r = arg;
+    r->entered++;
+    r->exit_done = false;
+    if (r->enter_ms) {
+        int rc = axle_sleep(r->enter_ms * MS);
+        if (rc < 0)
+            return rc;
+    }
+    r->value = r->entered;
+    *value = &r->value;
+    return 0;
+}
+
+static int res_exit(void *arg, void *value)
+{
+    struct res *r = arg;
+    (void)value;
+    if (r->exit_ms)
+        axle_sleep(r->exit_ms * MS);
+    r->exited++;
+    r->exit_done = true;
+    if (r->exit_rc)
+        return AXLE_SET_ERR(r->exit_rc, "the resource's exit failed");
+    return 0;
+}
+
+static const axle_resource_ops RES_OPS = {res_enter, res_exit};
+
+struct user {
+    struct res *r;
+    const char *key;
+    int64_t hold_ms;
+    int hit, rc, close_rc;
+    int *value;
+};
+
+static int user_task(void *arg)
+{
+    struct user *u = arg;
+    axle_resource *h;
+    bool hit = false;
+    void *v = NULL;
+    u->rc = axle_resource_open(u->key, &RES_OPS, u->r, &h, &v, &hit);
+    if (u->rc < 0)
+        return 0;
+    u->hit = hit;
+    u->value = v;
+    axle_sleep(u->hold_ms * MS);
+    u->close_rc = axle_resource_close(h);
+    return 0;
+}
+
+enum { USERS = 10 };
+
+static int entered_once_main(void *arg)
+{
+    (void)arg;
+    struct res r = {.enter_ms = 20};
+    struct user u[USERS];
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    for (int i = 0; i < USERS; i++) {
+        u[i] = (struct user){.r = &r, .key = "k", .hold_ms = 10 + i};
+        ck_assert_int_eq(axle_nursery_start_soon(n, user_task, &u[i], NULL), 0);
+    }
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    int misses = 0;
+    for (int i = 0; i < USERS; i++) {
+        ck_assert_int_eq(u[i].rc, 0);
+        ck_assert_int_eq(u[i].close_rc, 0);
+        ck_assert_ptr_eq(u[i].value, &r.value);
+        misses += !u[i].hit;
+    }
+    ck_assert_int_eq(misses, 1); /* the first user's */
+    ck_assert_int_eq(r.value, 1);
+    ck_assert_int_eq(r.entered, 1);
+    ck_assert_int_eq(r.exited, 1);
+    return 0;
+}
+
+START_TEST(resource_only_entered_once) { ck_assert_int_eq(root_run(entered_once_main, NULL), 0); }
+END_TEST
+
+/* The last user waits for the exit, and gets its error; the others do not. */
+static int last_user_main(void *arg)
+{
+    int exit_rc = (int)(intptr_t)arg;
+    struct res r = {.exit_ms = 50, .exit_rc = exit_rc};
+    axle_resource *h1, *h2;
+    void *v;
+    bool hit;
+    ck_assert_int_eq(axle_resource_open("k", &RES_OPS, &r, &h1, &v, &hit), 0);
+    ck_assert(!hit);
+    ck_assert_int_eq(axle_resource_open("k", &RES_OPS, &r, &h2, &v, &hit), 0);
+    ck_assert(hit);
+    ck_assert_int_eq(axle_resource_close(h1), 0); /* not the last: no wait, no error */
+    ck_assert(!r.exit_done);
+    int rc = axle_resource_close(h2);
+    ck_assert(r.exit_done); /* it returned only after the exit */
+    ck_assert_int_eq(rc, exit_rc);
+    if (exit_rc)
+        ck_assert_str_eq(axle_error_message(axle_error_last()), "the resource's exit failed");
+    return 0;
+}
+
+START_TEST(last_user_waits_for_resource_exit)
+{
+    ck_assert_int_eq(root_run(last_user_main, (void *)0), 0);
+}
+END_TEST
+
+START_TEST(resource_exit_error_reaches_the_final_user)
+{
+    ck_assert_int_eq(root_run(last_user_main, (void *)(intptr_t)-EDOM), 0);
+}
+END_TEST
+
+/* A final user inside a cancelled scope still waits for the exit; its error wins. */
+static int cancelled_final_user_main(void *arg)
+{
+    (void)arg;
+    struct res r = {.exit_ms = 50, .exit_rc = -EDOM};
+    axle_resource *h;
+    void *v;
+    ck_assert_int_eq(axle_resource_open("k", &RES_OPS, &r, &h, &v, NULL), 0);
+    axle_scope sc;
+    axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
+    axle_scope_cancel(&sc);
+    int rc = axle_resource_close(h);
+    ck_assert(r.exit_done);
+    ck_assert_int_eq(rc, -EDOM);
+    ck_assert_int_eq(axle_scope_close(&sc, rc), -EDOM);
+    return 0;
+}
+
+START_TEST(final_user_cancelled_still_waits_and_exit_error_wins)
+{
+    ck_assert_int_eq(root_run(cancelled_final_user_main, NULL), 0);
+}
+END_TEST
+
+/* The first (entering) user is cancelled mid-enter; the next one never hangs. */
+static int fast_cancel_main(void *arg)
+{
+    (void)arg;
+    struct res r = {.enter_ms = 200};
+    struct user first = {.r = &r, .key = "k", .hold_ms = 0};
+    axle_scope sc;
+    axle_scope_open(&sc, axle__deadline_after(50 * MS), 0);
+    user_task(&first);
+    axle_scope_close(&sc, 0);
+    ck_assert_int_eq(first.rc, -ECANCELED);
+    struct user second = {.r = &r, .key = "k", .hold_ms = 0};
+    user_task(&second);
+    ck_assert_int_eq(second.rc, 0);
+    ck_assert_int_eq(second.close_rc, 0);
+    ck_assert_int_eq(r.entered, 1); /* the first enter went on and served the second user */
+    ck_assert_int_eq(r.exited, 1);
+    return 0;
+}
+
+START_TEST(lock_not_corrupted_on_fast_cancel)
+{
+    ck_assert_int_eq(root_run(fast_cancel_main, NULL), 0);
+}
+END_TEST
+
+/* An open during the teardown gets a fresh instance once the old exit finished. */
+static int reentry_main(void *arg)
+{
+    (void)arg;
+    struct res r = {.exit_ms = 100};
+    struct user a = {.r = &r, .key = "k", .hold_ms = 10};
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, user_task, &a, NULL), 0);
+    ck_assert_int_eq(axle_sleep(50 * MS), 0); /* a has closed; its exit runs for 100 ms */
+    ck_assert_int_eq(r.entered, 1);
+    ck_assert(!r.exit_done);
+    axle_resource *h;
+    void *v;
+    bool hit = true;
+    ck_assert_int_eq(axle_resource_open("k", &RES_OPS, &r, &h, &v, &hit), 0);
+    ck_assert(!hit);
+    ck_assert_int_eq(r.exited, 1); /* the old one was gone before the new one came */
+    ck_assert_int_eq(r.entered, 2);
+    ck_assert_int_eq(*(int *)v, 2);
+    ck_assert_int_eq(axle_resource_close(h), 0);
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    ck_assert_int_eq(r.exited, 2);
+    return 0;
+}
+
+START_TEST(resource_reentry_during_teardown) { ck_assert_int_eq(root_run(reentry_main, NULL), 0); }
+END_TEST
+
+/* Different keys: independent resources and teardowns. */
+static int per_key_main(void *arg)
+{
+    (void)arg;
+    struct res r1 = {0}, r2 = {0};
+    axle_resource *h1, *h2;
+    void *v1, *v2;
+    bool hit1 = true, hit2 = true;
+    ck_assert_int_eq(axle_resource_open("a", &RES_OPS, &r1, &h1, &v1, &hit1), 0);
+    ck_assert_int_eq(axle_resource_open("b", &RES_OPS, &r2, &h2, &v2, &hit2), 0);
+    ck_assert(!hit1 && !hit2);
+    ck_assert_ptr_ne(v1, v2);
+    ck_assert_int_eq(axle_resource_close(h1), 0);
+    ck_assert_int_eq(r1.exited, 1);
+    ck_assert_int_eq(r2.exited, 0);
+    ck_assert_int_eq(axle_resource_close(h2), 0);
+    ck_assert_int_eq(r2.exited, 1);
+    return 0;
+}
+
+START_TEST(per_key_resource_lifecycle) { ck_assert_int_eq(root_run(per_key_main, NULL), 0); }
+END_TEST
+
+/* One stream from a child, fanned out to local tasks through a shared resource. */
+struct shared_stream {
+    axle_portal *p;
+    axle_ctx *ctx;
+    axle_stream *st;
+};
+
+static int stream_enter(void *arg, void **value)
+{
+    struct shared_stream *ss = arg;
+    int32_t n = 200;
+    int rc = axle_ctx_open(ss->p, "c.emit", &n, sizeof n, &ss->ctx, NULL);
+    if (rc < 0)
+        return rc;
+    axle_stream_opts so = {.allow_overruns = true};
+    if ((rc = axle_ctx_open_stream(ss->ctx, &so, &ss->st)) < 0)
+        return axle_ctx_close(ss->ctx, rc);
+    *value = ss->st;
+    return 0;
+}
+
+static int stream_exit(void *arg, void *value)
+{
+    (void)value;
+    struct shared_stream *ss = arg;
+    return axle_ctx_close(ss->ctx, 0);
+}
+
+static const axle_resource_ops STREAM_OPS = {stream_enter, stream_exit};
+
+struct sub_user {
+    struct shared_stream *ss;
+    int got;
+    int rc;
+};
+
+static int sub_user_task(void *arg)
+{
+    struct sub_user *u = arg;
+    axle_resource *h;
+    void *v;
+    u->rc = axle_resource_open("stream", &STREAM_OPS, u->ss, &h, &v, NULL);
+    if (u->rc < 0)
+        return 0;
+    axle_sub *sub;
+    axle_sub_opts o = {.max_buffer = 256};
+    if ((u->rc = axle_stream_subscribe(v, &o, &sub)) == 0) {
+        axle_buf b = {0};
+        int32_t last = -1;
+        while ((u->rc = axle_sub_recv(sub, &b, NULL)) == 0) {
+            int32_t x = *(int32_t *)b.data;
+            if (x <= last || x >= 200) {
+                u->rc = -EPROTO;
+                break;
+            }
+            last = x;
+            u->got++;
+        }
+        if (u->rc == -AXLE_EEOC)
+            u->rc = 0;
+        axle_buf_free(&b);
+        axle_sub_close(sub);
+    }
+    int crc = axle_resource_close(h);
+    if (u->rc == 0)
+        u->rc = crc;
+    return 0;
+}
+
+static int local_sub_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    struct shared_stream ss = {.p = p};
+    struct sub_user u[4];
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    for (int i = 0; i < 4; i++) {
+        u[i] = (struct sub_user){.ss = &ss};
+        ck_assert_int_eq(axle_nursery_start_soon(n, sub_user_task, &u[i], NULL), 0);
+    }
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(u[i].rc, 0);
+        ck_assert_int_gt(u[i].got, 0);
+    }
+    return 0;
+}
+
+START_TEST(open_local_sub_to_stream) { ck_assert_int_eq(with_child(local_sub_body, NULL), 0); }
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
@@ -1135,5 +1459,11 @@ int main(int argc, char **argv)
     ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
              consumer_and_parent_maybe_lag, no_raise_on_lag,
              first_recver_is_cancelled_and_subscribe_errors_after_close);
+    ADD_CASE(s, "resources", 30, resource_only_entered_once, last_user_waits_for_resource_exit,
+             resource_exit_error_reaches_the_final_user,
+             final_user_cancelled_still_waits_and_exit_error_wins,
+             lock_not_corrupted_on_fast_cancel, resource_reentry_during_teardown,
+             per_key_resource_lifecycle);
+    ADD_CASE(s, "shared_stream", 30, open_local_sub_to_stream);
     return axle_test_main(s);
 }
