@@ -517,8 +517,9 @@ static int wait_started(axle_ctx *c, const char *func, axle_buf *first)
     }
 }
 
-int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t len, axle_ctx **out,
-                  axle_buf *first)
+/* axle_ctx_open up to Started, without the body's scope (the caller opens it). */
+static int open_unscoped(axle_portal *pt, const char *func, const void *args, size_t len,
+                         axle_ctx **out, axle_buf *first)
 {
     *out = NULL;
     if (!A.running)
@@ -573,10 +574,104 @@ int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t le
         ctx_free(c);
         return AXLE_ERR_FRAME(rc);
     }
-    axle_scope_open(&c->scope, AXLE_NO_DEADLINE, 0);
-    c->scope_open = true;
     *out = c;
     return 0;
+}
+
+static void scope_in(axle_ctx *c)
+{
+    axle_scope_open(&c->scope, AXLE_NO_DEADLINE, 0);
+    c->scope_open = true;
+}
+
+int axle_ctx_open(axle_portal *pt, const char *func, const void *args, size_t len, axle_ctx **out,
+                  axle_buf *first)
+{
+    int rc = open_unscoped(pt, func, args, len, out, first);
+    if (rc == 0)
+        scope_in(*out);
+    return rc;
+}
+
+/* ---- several at once (tractor §9 gather_contexts) --------------------------------------- */
+
+struct gather_one {
+    const axle_ctx_spec *spec;
+    axle_ctx *ctx;
+    axle_buf *first;
+    int rc;
+    struct axle_error *err;
+};
+
+static int gather_task(void *arg)
+{
+    struct gather_one *g = arg;
+    g->rc = open_unscoped(g->spec->portal, g->spec->func, g->spec->args, g->spec->len, &g->ctx,
+                          g->first);
+    g->err = g->rc < 0 ? clone_last(g->rc) : NULL;
+    return 0;
+}
+
+int axle_ctx_gather(const axle_ctx_spec *specs, size_t n, axle_ctx **ctxs, axle_buf *firsts)
+{
+    if (n == 0)
+        return AXLE_SET_ERR(-EINVAL, "axle_ctx_gather: no contexts to open");
+    struct gather_one *g = calloc(n, sizeof *g);
+    if (!g)
+        return AXLE_SET_ERR(-ENOMEM, "axle_ctx_gather: out of memory");
+    axle_nursery *nu = NULL;
+    int rc = axle_nursery_open(&nu);
+    if (rc == 0) {
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            g[i] = (struct gather_one){.spec = &specs[i], .first = firsts ? &firsts[i] : NULL};
+            axle_task_opts o = {.name = "gather"};
+            rc = axle_nursery_start_soon(nu, gather_task, &g[i], &o);
+        }
+        rc = axle_nursery_close(nu, rc);
+    }
+    int first_bad = -1;
+    for (size_t i = 0; i < n; i++)
+        if (g[i].rc < 0 && first_bad < 0)
+            first_bad = (int)i;
+    if (rc == 0 && first_bad >= 0)
+        rc = put_copy(g[first_bad].err, g[first_bad].rc);
+    for (size_t i = 0; i < n; i++) {
+        if (rc < 0 && g[i].ctx) { /* all or none: end the ones that did open */
+            struct axle_error *keep = axle__error_take(axle__current());
+            g[i].ctx->cancel_called = true;
+            request_cancel(g[i].ctx);
+            ctx_free(g[i].ctx);
+            axle__error_put(axle__current(), keep);
+            g[i].ctx = NULL;
+        }
+        ctxs[i] = g[i].ctx;
+        axle__error_free(g[i].err);
+    }
+    free(g);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        scope_in(ctxs[i]); /* in input order: close in reverse (axle_ctx_close_all) */
+    return rc;
+}
+
+int axle_ctx_close_all(axle_ctx **ctxs, size_t n, int rc)
+{
+    int out = rc;
+    struct axle_error *err = rc < 0 ? clone_last(rc) : NULL;
+    for (size_t i = n; i-- > 0;) {
+        if (err) /* each close sees the body's error, as if it were alone */
+            axle__error_put(axle__current(), axle__error_clone(err));
+        int r = axle_ctx_close(ctxs[i], rc);
+        ctxs[i] = NULL;
+        if (out == 0 && r < 0) {
+            out = r;
+            err = clone_last(r);
+        } else if (r < 0 && r != out) {
+            axle_log_warning("axle_ctx_close_all: context %zu also ended with %s", i,
+                             axle_errname(r));
+        }
+    }
+    axle__error_put(axle__current(), err);
+    return out;
 }
 
 int axle_ctx_close(axle_ctx *c, int rc)

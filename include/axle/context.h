@@ -159,6 +159,38 @@ AXLE_API int axle_ctx_result(axle_ctx *ctx, axle_buf *ret);
  */
 AXLE_API int axle_ctx_cancel(axle_ctx *ctx);
 
+/* ---- several at once (tractor §9 gather_contexts) ----------------------------- */
+
+typedef struct axle_ctx_spec {
+    axle_portal *portal;
+    const char *func;
+    const void *args;
+    size_t len;
+} axle_ctx_spec;
+
+/*
+ * axle_ctx_gather — open n contexts concurrently (each as axle_ctx_open),
+ * all or none.
+ *   ctxs: receives the n contexts, in input order.
+ *   firsts: if not NULL, n buffers for the started values, in input order.
+ * Returns: 0; the bodies' scopes are opened in input order, so close them
+ *   in reverse (axle_ctx_close_all does).
+ * Errors: -EINVAL when n is 0; otherwise the error of the first context
+ *   (in input order) that failed to open, the others being cancelled and
+ *   freed (ctxs[i] all NULL).
+ * Checkpoint: yes.
+ */
+AXLE_API int axle_ctx_gather(const axle_ctx_spec *specs, size_t n, axle_ctx **ctxs,
+                             axle_buf *firsts);
+
+/*
+ * axle_ctx_close_all — axle_ctx_close each of ctxs (n, in reverse order)
+ * with the body's rc; sets every ctxs[i] to NULL.
+ * Returns: rc when it is an error, else the first error a close returned
+ *   (the others are logged), else 0.
+ */
+AXLE_API int axle_ctx_close_all(axle_ctx **ctxs, size_t n, int rc);
+
 /* ---- streams (tractor §5) ------------------------------------------------------ */
 
 /*

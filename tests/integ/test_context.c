@@ -3,7 +3,7 @@
  * processes: the reference's context scenarios (tractor-test-catalogue §4,
  * the inter-peer file of §3, the two-way stream of §5, the broadcast file
  * of §6, the resource cache of §11) with their exact outcomes, for the
- * parts of the contexts issue built so far (no gather_contexts yet).
+ * parts of the contexts issue built so far.
  *
  * CTest runs it once per spawn backend, like test_actor. Every test proves
  * a clean end through the harness: no descendant, no socket file, no fd.
@@ -1432,6 +1432,41 @@ static int local_sub_body(axle_portal *p, void *arg)
 START_TEST(open_local_sub_to_stream) { ck_assert_int_eq(with_child(local_sub_body, NULL), 0); }
 END_TEST
 
+/* ---- gather_contexts ---------------------------------------------------------------------- */
+
+static int gather_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctxs[3];
+    axle_buf firsts[3] = {{0}};
+    struct simple_args a[3] = {{10, RETURN_YO}, {0, RETURN_YO}, {-1, RETURN_YO}};
+    axle_ctx_spec specs[3];
+    for (int i = 0; i < 3; i++)
+        specs[i] = (axle_ctx_spec){p, "c.simple", &a[i], sizeof a[i]};
+    ck_assert_int_eq(axle_ctx_gather(specs, 0, ctxs, firsts), -EINVAL);
+    ck_assert_int_eq(axle_ctx_gather(specs, 3, ctxs, firsts), 0);
+    for (int i = 0; i < 3; i++) /* in input order, falsy values included */
+        ck_assert_int_eq(*(int32_t *)firsts[i].data, a[i].data + 1);
+    ck_assert_int_eq(axle_ctx_close_all(ctxs, 3, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ptr_null(ctxs[i]);
+        axle_buf_free(&firsts[i]);
+    }
+    /* All or none: one fails to open, the others are cancelled and freed. */
+    specs[1].func = "c.nope";
+    ck_assert_int_eq(axle_ctx_gather(specs, 3, ctxs, NULL), -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "ENOSYS");
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_null(ctxs[i]);
+    return 0;
+}
+
+START_TEST(gather_contexts_in_input_order_all_or_none)
+{
+    ck_assert_int_eq(with_child(gather_body, NULL), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
@@ -1464,6 +1499,7 @@ int main(int argc, char **argv)
              final_user_cancelled_still_waits_and_exit_error_wins,
              lock_not_corrupted_on_fast_cancel, resource_reentry_during_teardown,
              per_key_resource_lifecycle);
-    ADD_CASE(s, "shared_stream", 30, open_local_sub_to_stream);
+    ADD_CASE(s, "shared_stream", 30, open_local_sub_to_stream,
+             gather_contexts_in_input_order_all_or_none);
     return axle_test_main(s);
 }
