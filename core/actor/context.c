@@ -116,6 +116,7 @@ struct axle_ctx {
     size_t cap;                 /* the receive buffer: msg_buffer_size */
     bool allow_overruns;
     axle_task *waiter;         /* the owner, parked in ctx_next */
+    axle_event ended;          /* a Return or Error arrived, or the peer is gone */
     struct axle_stream stream; /* the context's one stream */
 
     /* both */
@@ -206,7 +207,11 @@ static void wake_owner(axle_ctx *c)
     }
 }
 
-void axle__ctx_wake(axle_ctx *c) { wake_owner(c); }
+void axle__ctx_wake(axle_ctx *c)
+{
+    wake_owner(c);
+    axle_event_set(&c->ended);
+}
 
 /* ---- the peer's loop: delivery (§4.5, §5 overruns) ---------------------------------------- */
 
@@ -252,6 +257,8 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
     int kind = m->env->msg_case;
     if (kind == AXLE__ENVELOPE__MSG_ERROR)
         record_error(c, m);
+    if (kind == AXLE__ENVELOPE__MSG_ERROR || kind == AXLE__ENVELOPE__MSG_RETURN)
+        axle_event_set(&c->ended);
     if (c->parent && !c->acked)
         return false; /* the call's until its StartAck is read; moved over after */
     struct qmsg *q = malloc(sizeof *q);
@@ -450,6 +457,10 @@ int axle_ctx_cancel(axle_ctx *c)
     c->cancel_called = true;
     if (c->parent) {
         request_cancel(c);
+        /* Like tractor's: give the child ctx_cancel_ns to end, shielded; not read here. */
+        axle_scope sc;
+        axle_scope_open(&sc, axle__deadline_after(A.opts.ctx_cancel_ns), AXLE_SCOPE_SHIELD);
+        axle_scope_close(&sc, axle_event_wait(&c->ended));
         return 0;
     }
     set_canceller(c, &A.uid);
@@ -534,6 +545,7 @@ static int open_unscoped(axle_portal *pt, const char *func, const void *args, si
     if (!c)
         return AXLE_SET_ERR(-ENOMEM, "axle_ctx_open: out of memory");
     c->parent = true;
+    axle_event_init(&c->ended);
     c->cap = BUFFER_DEFAULT;
     c->stream.ctx = c;
     c->peer = pt->peer;
@@ -753,6 +765,7 @@ int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
 {
     axle_ctx c = {.parent = false, .peer = r->peer, .peer_uid = r->peer->uid, .cid = r->cid};
     c.rpc = r;
+    axle_event_init(&c.ended);
     c.cap = BUFFER_DEFAULT;
     c.stream.ctx = &c;
     int rc = axle__send_start_ack(r->peer, r->cid, AXLE__FUNC_TYPE__FUNC_CONTEXT);
@@ -810,17 +823,16 @@ static void stream_stop(axle_stream *s)
 int axle_ctx_open_stream(axle_ctx *c, const axle_stream_opts *o, axle_stream **out)
 {
     *out = NULL;
+    if (c->cancel_called && c->remote_err) /* the cancel that arrived, before any misuse */
+        return put_copy(c->remote_err, c->remote_rc);
     if (c->stream.opened)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: this context's stream was opened "
                                      "already; a stream is one-shot: open a new context");
     if (!c->parent && !c->started)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: called before axle_ctx_started; "
                                      "the child starts the context first");
-    if (c->cancel_called) {
-        if (c->remote_err)
-            return put_copy(c->remote_err, c->remote_rc);
+    if (c->cancel_called)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: stream opened after axle_ctx_cancel");
-    }
     if (o && o->msg_buffer_size)
         c->cap = o->msg_buffer_size;
     if (o && o->allow_overruns)

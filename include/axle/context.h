@@ -148,14 +148,16 @@ AXLE_API int axle_ctx_started(axle_ctx *ctx, const void *val, size_t len);
 AXLE_API int axle_ctx_result(axle_ctx *ctx, axle_buf *ret);
 
 /*
- * axle_ctx_cancel — parent side: ask the child to cancel its task (a
- * request bounded by ctx_cancel_ns; the body's own scope is not
- * cancelled: the child's ContextCancelled comes back as the outcome).
+ * axle_ctx_cancel — parent side: ask the child to cancel its task and
+ * wait, shielded and at most ctx_cancel_ns, until its end (the
+ * ContextCancelled, or a result that crossed the request) has arrived,
+ * without consuming it; the body's own scope is not cancelled: the child's
+ * ContextCancelled comes back as the outcome.
  * Child side: cancel the function's own task now; the parent gets a
  * ContextCancelled whose canceller is the child.
- * Returns: 0 (also when the request could not be sent: the outcome says
- *   what happened).  Idempotent.
- * Checkpoint: no (the request is shielded and bounded).
+ * Returns: 0 (also when the request could not be sent or the wait ran
+ *   out: the outcome says what happened).  Idempotent.
+ * Checkpoint: no (the request and the wait are shielded and bounded).
  */
 AXLE_API int axle_ctx_cancel(axle_ctx *ctx);
 

@@ -14,6 +14,7 @@
 #include <axle/actor.h>
 #include <axle/context.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,40 @@ static int c_emit(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT_CTX("c.emit", c_emit)
 
+/* Open the stream, maybe send "yo", then block (not reading) until cancelled. */
+static int c_stream_block(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    int32_t send_first = 0;
+    if (len == sizeof send_first)
+        memcpy(&send_first, args, sizeof send_first);
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    if (rc == 0 && send_first)
+        rc = axle_stream_send(st, "yo", 2);
+    return rc < 0 ? rc : axle_sleep(AXLE_NO_DEADLINE);
+}
+AXLE_EXPORT_CTX("c.stream_block", c_stream_block)
+
+/* Send three values, then die at once (SIGKILL): a peer gone mid-stream. */
+static int c_die_mid_stream(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    for (int32_t i = 0; rc == 0 && i < 3; i++)
+        rc = axle_stream_send(st, &i, sizeof i);
+    if (rc == 0)
+        rc = axle_stream_recv(st, NULL); /* the parent's word to die */
+    raise(SIGKILL);
+    return rc;
+}
+AXLE_EXPORT_CTX("c.die_mid_stream", c_die_mid_stream)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -260,7 +295,7 @@ static int root_run(axle_fn fn, void *arg)
     return axle_root(&o, fn, arg);
 }
 
-static axle_spawn_opts daemon(const char *name)
+static axle_spawn_opts child_opts(const char *name)
 {
     axle_spawn_opts o = {.name = name, .enable_modules = C_MODS, .n_enable_modules = 1};
     return o;
@@ -283,7 +318,7 @@ static int with_child_main(void *arg)
     struct with *w = arg;
     axle_actor_nursery *an;
     ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
-    axle_spawn_opts o = daemon("child");
+    axle_spawn_opts o = child_opts("child");
     axle_portal *p;
     ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
     int rc = w->body(p, w->arg);
@@ -407,89 +442,127 @@ END_TEST
 
 /* ---- test_parent_cancels ------------------------------------------------------------ */
 
-/* ctx cancel: no error anywhere; the result is our own acknowledged cancel. */
-static int parent_cancels_ctx_body(axle_portal *p, void *arg)
+/*
+ * All 8 cases: cancel with ctx cancel or with the portal's cancel_actor;
+ * check the result before the exit or not; the child blocks or has
+ * returned "yo" already.
+ *  - ctx cancel, child blocking: no error anywhere; the result is our own
+ *    acknowledged cancel (AXLE_CTX_CANCEL_ACKED, canceller us, outcome the
+ *    remote ContextCancelled, scope not cancelled);
+ *  - portal cancel, child blocking: result and close raise the
+ *    ContextCancelled, canceller us, not acked;
+ *  - child returned early: the result is "yo", whatever the method.
+ */
+static int parent_cancels_body(axle_portal *p, void *arg)
 {
-    bool check_result = arg != NULL;
-    struct simple_args a = {1, BLOCK};
-    axle_ctx *ctx;
-    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
-    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
-    ck_assert(axle_ctx_cancel_called(ctx));
-    if (check_result) {
-        ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
-        ck_assert(axle_ctx_cancel_acked(ctx));
-        ck_assert(is_me(axle_ctx_canceller(ctx)));
-        const axle_error *e = axle_ctx_local_error(ctx);
-        ck_assert_ptr_nonnull(e);
-        ck_assert_int_eq(axle_error_code(e), -AXLE_ECTXCANCELLED);
-        ck_assert(is_me(axle_error_canceller(e)));
-        ck_assert_ptr_nonnull(axle_ctx_remote_error(ctx));
-        ck_assert_int_eq(axle_ctx_outcome(ctx), -AXLE_ECTXCANCELLED);
-        ck_assert(!axle_ctx_cancelled_caught(ctx));
-    }
-    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
-    ck_assert_int_eq(child_cancelled(p), 1);
-    return 0;
-}
-
-START_TEST(parent_cancels_with_ctx_cancel_result_checked)
-{
-    ck_assert_int_eq(with_child(parent_cancels_ctx_body, (void *)1), 0);
-}
-END_TEST
-
-START_TEST(parent_cancels_with_ctx_cancel_result_unchecked)
-{
-    ck_assert_int_eq(with_child(parent_cancels_ctx_body, NULL), 0);
-}
-END_TEST
-
-/* portal cancel_actor without ctx cancel: result and close raise, canceller == us. */
-static int parent_cancels_portal_body(axle_portal *p, void *arg)
-{
-    (void)arg;
-    struct simple_args a = {1, BLOCK};
-    axle_ctx *ctx;
-    ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
-    ck_assert_int_eq(axle_portal_cancel_actor(p, 0), 1);
-    int rc = axle_ctx_result(ctx, NULL);
-    ck_assert_int_eq(rc, -AXLE_ECTXCANCELLED);
-    ck_assert(is_me(axle_error_canceller(axle_error_last())));
-    ck_assert(is_me(axle_ctx_canceller(ctx)));
-    ck_assert(!axle_ctx_cancel_acked(ctx));
-    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_ECTXCANCELLED);
-    ck_assert(is_me(axle_error_canceller(axle_error_last())));
-    return 0;
-}
-
-START_TEST(parent_cancels_with_portal_cancel_actor_raises)
-{
-    ck_assert_int_eq(with_child(parent_cancels_portal_body, NULL), 0);
-}
-END_TEST
-
-/* The child returned before the cancel: the result stands. */
-static int child_returns_early_body(axle_portal *p, void *arg)
-{
-    (void)arg;
-    struct simple_args a = {1, RETURN_YO};
+    int i = (int)(intptr_t)arg;
+    bool by_portal = i & 1, check = i & 2, early = i & 4;
+    struct simple_args a = {1, early ? RETURN_YO : BLOCK};
     axle_ctx *ctx;
     axle_buf res = {0};
     ck_assert_int_eq(axle_ctx_open(p, "c.simple", &a, sizeof a, &ctx, NULL), 0);
-    axle_sleep(50 * MS); /* its Return is here before our cancel goes out */
-    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
-    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
-    ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
-    ck_assert_ptr_null(axle_ctx_remote_error(ctx));
-    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    if (early)
+        axle_sleep(50 * MS); /* its Return is here before our cancel goes out */
+    if (by_portal)
+        ck_assert_int_eq(axle_portal_cancel_actor(p, 0), 1);
+    else
+        ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    int want = early ? 0 : by_portal ? -AXLE_ECTXCANCELLED : AXLE_CTX_CANCEL_ACKED;
+    int rc = 0;
+    if (check) {
+        rc = axle_ctx_result(ctx, &res);
+        ck_assert_int_eq(rc, want);
+        if (early) {
+            ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+            ck_assert_int_eq(axle_ctx_outcome(ctx), 0);
+            ck_assert_ptr_null(axle_ctx_remote_error(ctx));
+        } else {
+            ck_assert(is_me(axle_ctx_canceller(ctx)));
+            ck_assert_int_eq(axle_ctx_outcome(ctx), -AXLE_ECTXCANCELLED);
+            ck_assert(is_me(axle_error_canceller(axle_ctx_remote_error(ctx))));
+            ck_assert(axle_ctx_cancel_acked(ctx) == !by_portal);
+            ck_assert(!axle_ctx_cancelled_caught(ctx));
+        }
+        if (rc > 0)
+            rc = 0; /* the acknowledged cancel is not an error for the body */
+    }
+    rc = axle_ctx_close(ctx, rc);
+    ck_assert_int_eq(rc, early || !by_portal ? 0 : -AXLE_ECTXCANCELLED);
+    if (rc < 0)
+        ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    if (!by_portal && !early)
+        ck_assert_int_eq(child_cancelled(p), 1); /* its task saw the cancel */
     axle_buf_free(&res);
     return 0;
 }
 
-START_TEST(parent_cancels_but_child_returned_early)
+START_TEST(parent_cancels)
 {
-    ck_assert_int_eq(with_child(child_returns_early_body, NULL), 0);
+    ck_assert_int_eq(with_child(parent_cancels_body, (void *)(intptr_t)_i), 0);
+}
+END_TEST
+
+/*
+ * test_parent_exits_ctx_after_child_enters_stream: the child opens its
+ * stream and blocks (maybe sending "yo" first); the parent opens its
+ * stream and leaves without sending, cancelling at one of four points:
+ * never (then the result blocks until a 0.5 s bound, and it cancels),
+ * before opening its stream (which then raises the ContextCancelled),
+ * after opening it, after closing it. In the end the cancel is ours and
+ * acknowledged, and the connection is still up.
+ */
+enum { CANCEL_NONE, CANCEL_PRE_STREAM, CANCEL_POST_OPEN, CANCEL_POST_CLOSE };
+
+static int exits_after_child_streams_body(axle_portal *p, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int when = i % 4;
+    int32_t send_first = i / 4;
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.stream_block", &send_first, sizeof send_first, &ctx, NULL),
+                     0);
+    if (when == CANCEL_PRE_STREAM) {
+        ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+        ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), -AXLE_ECTXCANCELLED);
+        ck_assert(is_me(axle_error_canceller(axle_error_last())));
+    } else {
+        ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+        if (send_first) {
+            ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+            ck_assert_int_eq(memcmp(b.data, "yo", 2), 0);
+        }
+        if (when == CANCEL_POST_OPEN)
+            ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+        ck_assert_int_eq(axle_stream_close(st), 0);
+        if (when == CANCEL_POST_CLOSE)
+            ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    }
+    if (when == CANCEL_NONE) {
+        int64_t t0 = axle_now();
+        axle_scope sc;
+        axle_scope_open(&sc, axle__deadline_after(500 * MS), 0);
+        ck_assert_int_eq(axle_scope_close(&sc, axle_ctx_result(ctx, NULL)), 0); /* it blocks */
+        ck_assert_int_ge(axle_now() - t0, 500 * MS);
+        ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    }
+    ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
+    ck_assert(axle_ctx_cancel_acked(ctx));
+    ck_assert_ptr_nonnull(axle_ctx_local_error(ctx));
+    ck_assert_int_eq(axle_error_code(axle_ctx_local_error(ctx)), -AXLE_ECTXCANCELLED);
+    ck_assert_int_eq(axle_error_code(axle_ctx_remote_error(ctx)), -AXLE_ECTXCANCELLED);
+    ck_assert_int_eq(axle_ctx_outcome(ctx), -AXLE_ECTXCANCELLED);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), -AXLE_ECTXCANCELLED); /* again */
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    ck_assert_int_eq(child_cancelled(p), 0); /* its portal still works: connected */
+    axle_buf_free(&b);
+    return 0;
+}
+
+START_TEST(parent_exits_ctx_after_child_enters_stream)
+{
+    ck_assert_int_eq(with_child(exits_after_child_streams_body, (void *)(intptr_t)_i), 0);
 }
 END_TEST
 
@@ -608,9 +681,9 @@ static int peer_canceller_main(void *arg)
     axle_actor_nursery *an;
     ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
     axle_portal *sleeper, *canceller;
-    axle_spawn_opts o = daemon("sleeper");
+    axle_spawn_opts o = child_opts("sleeper");
     ck_assert_int_eq(axle_start_actor(an, &o, &sleeper), 0);
-    o = daemon("canceller");
+    o = child_opts("canceller");
     ck_assert_int_eq(axle_start_actor(an, &o, &canceller), 0);
     wait_registered("sleeper");
 
@@ -646,9 +719,9 @@ static int not_swallowed_main(void *arg)
     axle_actor_nursery *an;
     ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
     axle_portal *pa, *pb;
-    axle_spawn_opts o = daemon("a");
+    axle_spawn_opts o = child_opts("a");
     ck_assert_int_eq(axle_start_actor(an, &o, &pa), 0);
-    o = daemon("b");
+    o = child_opts("b");
     ck_assert_int_eq(axle_start_actor(an, &o, &pb), 0);
     wait_registered("b");
     axle_ctx *ctx;
@@ -912,6 +985,44 @@ START_TEST(multitask_parent_cancels_from_nonroot_task)
 {
     ck_assert_int_eq(with_child(multitask_body, NULL), 0);
 }
+END_TEST
+
+/* The child dies mid-stream: what it sent arrives, then an error, never a hang. */
+static int dies_mid_stream_main(void *arg)
+{
+    (void)arg;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = child_opts("child");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.die_mid_stream", NULL, 0, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    for (int32_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+        ck_assert_int_eq(*(int32_t *)b.data, i);
+    }
+    ck_assert_int_eq(axle_stream_send(st, "die", 3), 0);
+    /*
+     * Whichever the runtime sees first: the connection's end (a transport
+     * error), or the nursery's supervisor reaping the dead child, which
+     * cancels the nursery's body (one cancels all).
+     */
+    int rc = axle_stream_recv(st, &b);
+    ck_assert_msg(rc == -AXLE_ETRANSPORT || rc == -ECANCELED, "recv: %s", axle_errname(rc));
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), rc);
+    /* The nursery reports the death itself. */
+    rc = axle_actor_nursery_close(an, 0);
+    ck_assert_int_eq(rc, -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "SIGKILL");
+    axle_buf_free(&b);
+    return 0;
+}
+
+START_TEST(child_dies_mid_stream) { ck_assert_int_eq(root_run(dies_mid_stream_main, NULL), 0); }
 END_TEST
 
 /* ---- broadcast -------------------------------------------------------------------------- */
@@ -1475,22 +1586,22 @@ int main(int argc, char **argv)
     ADD_CASE(s, "simple", 30, simple_context_child_returns,
              simple_context_close_waits_for_the_result,
              simple_context_parent_error_is_not_masked_and_cancels_the_child);
-    ADD_CASE(s, "parent_cancels", 30, parent_cancels_with_ctx_cancel_result_checked,
-             parent_cancels_with_ctx_cancel_result_unchecked,
-             parent_cancels_with_portal_cancel_actor_raises,
-             parent_cancels_but_child_returned_early);
+    TCase *tc = axle_test_tcase("parent_cancels", 30);
+    tcase_add_loop_test(tc, parent_cancels, 0, 8);
+    tcase_add_loop_test(tc, parent_exits_ctx_after_child_enters_stream, 0, 8);
+    suite_add_tcase(s, tc);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              child_error_cancels_the_parents_body_and_is_returned, open_errors_are_clear,
              started_on_the_parent_side_is_an_error);
     ADD_CASE(s, "inter_peer", 30, peer_canceller_every_context_names_the_canceller,
              error_before_started_not_swallowed_by_remote_ctxc);
-    ADD_CASE(s, "streams", 30, simple_rpc_ping_pong_over_a_stream,
-             child_exits_ctx_after_stream_open,
-             child_exits_ctx_after_stream_open_parent_sends_first,
-             stream_opened_after_cancel_raises_the_ctxc, one_end_stream_not_opened_parent_overruns,
-             allow_overruns_on_both_sides_loses_nothing,
-             slow_child_without_allow_overruns_reports_the_overrun,
-             stop_never_overtakes_overflowed_data, multitask_parent_cancels_from_nonroot_task);
+    ADD_CASE(
+        s, "streams", 30, simple_rpc_ping_pong_over_a_stream, child_exits_ctx_after_stream_open,
+        child_exits_ctx_after_stream_open_parent_sends_first,
+        stream_opened_after_cancel_raises_the_ctxc, one_end_stream_not_opened_parent_overruns,
+        allow_overruns_on_both_sides_loses_nothing,
+        slow_child_without_allow_overruns_reports_the_overrun, stop_never_overtakes_overflowed_data,
+        multitask_parent_cancels_from_nonroot_task, child_dies_mid_stream);
     ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
              consumer_and_parent_maybe_lag, no_raise_on_lag,
              first_recver_is_cancelled_and_subscribe_errors_after_close);
