@@ -558,6 +558,14 @@ int axle__peer_loop(struct peer *p)
         rc = axle_conn_recv(p->conn, &m);
         if (rc == 0) {
             dispatch(p, m);
+            /*
+             * Let the tasks it woke run before the next frame of the batch
+             * is dispatched, as a reader of a channel would: a context's
+             * reader keeps up with its buffer instead of seeing a whole
+             * socket read's worth of frames arrive at once.
+             */
+            if ((rc = axle_checkpoint()) < 0)
+                break;
             continue;
         }
         if (rc == -EBADMSG || rc == -EPROTO) { /* one bad frame; the stream is intact */

@@ -926,6 +926,78 @@ START_TEST(slow_child_without_allow_overruns_reports_the_overrun)
 }
 END_TEST
 
+/*
+ * test_maybe_allow_overruns_stream, all 16 cases: overruns allowed on no
+ * side, the parent's, the child's or both; the slow side (10 ms per
+ * message) is the parent or the child; the parent cancels at the end or
+ * closes. Both sides have a 1-message buffer and the parent sends each
+ * batch of 10 before reading. A slow child needs to allow overruns itself
+ * (then nothing is lost), as in the reference. A slow parent needs it too,
+ * and so does the child: the parent's burst of 10 lands in the child's
+ * 1-message buffer while the child's task is parked in its own echo send,
+ * so a child that does not allow overruns overruns (the reference expects
+ * no error there, its runtime happening to read one frame per task
+ * switch). Otherwise the parent sees -AXLE_EOVERRUN: its own (a child's
+ * runtime reports it) or the one it reported, relayed back by the child
+ * whose send failed on it.
+ */
+enum { ALLOW_NONE, ALLOW_PARENT, ALLOW_CHILD, ALLOW_BOTH };
+
+static int overruns_body(axle_portal *p, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int allow = i % 4;
+    bool slow_parent = (i / 4) % 2, cancel = i / 8;
+    bool child_allows = allow == ALLOW_CHILD || allow == ALLOW_BOTH;
+    bool parent_allows = allow == ALLOW_PARENT || allow == ALLOW_BOTH;
+    bool lossless = child_allows && (parent_allows || !slow_parent);
+    axle_ctx *ctx;
+    axle_stream *st;
+    struct echo_args a = {1, child_allows, slow_parent ? 0 : 10};
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo", &a, sizeof a, &ctx, NULL), 0);
+    axle_stream_opts so = {.msg_buffer_size = 1, .allow_overruns = parent_allows};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &so, &st), 0);
+    axle_buf b = {0};
+    int rc = 0;
+    for (int batch = 0; rc == 0 && batch < 2; batch++) {
+        for (int32_t k = 0; rc == 0 && k < 10; k++)
+            rc = axle_stream_send(st, &k, sizeof k);
+        for (int32_t k = 0; rc == 0 && k < 10; k++) {
+            if (slow_parent)
+                axle_sleep(10 * MS);
+            rc = axle_stream_recv(st, &b);
+            if (rc == 0)
+                ck_assert_int_eq(*(int32_t *)b.data, k); /* in order, nothing lost */
+        }
+    }
+    axle_buf_free(&b);
+    if (!lossless) {
+        ck_assert_msg(rc == -AXLE_EOVERRUN, "case %d: %s", i, axle_errname(rc));
+        ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_EOVERRUN);
+        return 0;
+    }
+    ck_assert_int_eq(rc, 0);
+    if (cancel) {
+        ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+        ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
+        ck_assert(is_me(axle_ctx_canceller(ctx)));
+    } else {
+        axle_buf res = {0};
+        ck_assert_int_eq(axle_stream_close(st), 0);
+        ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+        ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+        axle_buf_free(&res);
+    }
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(maybe_allow_overruns_stream)
+{
+    ck_assert_int_eq(with_child(overruns_body, (void *)(intptr_t)_i), 0);
+}
+END_TEST
+
 /* The parent's Stop queues behind what overflowed: the child sees all 20 first. */
 static int stop_behind_overflow_body(axle_portal *p, void *arg)
 {
@@ -1589,6 +1661,9 @@ int main(int argc, char **argv)
     TCase *tc = axle_test_tcase("parent_cancels", 30);
     tcase_add_loop_test(tc, parent_cancels, 0, 8);
     tcase_add_loop_test(tc, parent_exits_ctx_after_child_enters_stream, 0, 8);
+    suite_add_tcase(s, tc);
+    tc = axle_test_tcase("overruns", 30);
+    tcase_add_loop_test(tc, maybe_allow_overruns_stream, 0, 16);
     suite_add_tcase(s, tc);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              child_error_cancels_the_parents_body_and_is_returned, open_errors_are_clear,
