@@ -58,6 +58,8 @@ struct peer {
     struct rpc *rpcs;   /* tasks we run for it */
     size_t nrpcs;
     bool gone;                /* its loop has ended */
+    bool dirty;               /* frames queued on conn for the flusher (holds a ref) */
+    struct peer *dirty_next;  /* A.dirty */
     int refs;                 /* portals + the loop; freed at 0 */
     axle_event loop_done;     /* set when the loop ends */
     axle_event rpcs_done;     /* set whenever nrpcs drops to 0 */
@@ -107,6 +109,8 @@ struct actor {
     char parent_addr[AXLE_ADDR_STRLEN]; /* the parent's address, in a child */
     struct peer *reg_peer;              /* our connection to the registrar, in a child */
     struct reg_entry *registry;         /* in the root: every registered actor */
+    struct peer *dirty;                 /* peers with queued frames to flush */
+    axle_event flush_ev;                /* set when a peer becomes dirty */
 };
 
 extern struct actor A;
@@ -124,6 +128,13 @@ void axle__peer_unref(struct peer *p);
 int axle__peer_loop(struct peer *p);
 /* Send env to p (fails fast once the peer is gone). */
 int axle__peer_send(struct peer *p, const Axle__Envelope *env);
+/*
+ * Queue env for p without writing it (a stream's Yield): the runtime's
+ * flusher writes what is queued once the sender yields, so a burst of
+ * small messages leaves in few writes; any later axle__peer_send on p
+ * writes it first, in order.
+ */
+int axle__peer_send_buffered(struct peer *p, const Axle__Envelope *env);
 /* The same from a cancelled task: shielded, bounded by cancel_ack_ns. */
 int axle__send_shielded(struct peer *p, const Axle__Envelope *env);
 /* Acknowledge a Start: its function's kind (AXLE__FUNC_TYPE__*). Returns 0 or -errno. */

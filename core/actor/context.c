@@ -856,7 +856,7 @@ int axle_stream_send(axle_stream *s, const void *data, size_t len)
     Axle__Envelope env = AXLE__ENVELOPE__INIT;
     env.msg_case = AXLE__ENVELOPE__MSG_YIELD;
     env.yield = &y;
-    return axle__peer_send(c->peer, &env);
+    return axle__peer_send_buffered(c->peer, &env);
 }
 
 static int stream_take(axle_stream *s, axle_buf *out, bool nowait)

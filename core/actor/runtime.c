@@ -233,6 +233,41 @@ int axle__peer_send(struct peer *p, const Axle__Envelope *env)
     return axle_conn_send(p->conn, env);
 }
 
+int axle__peer_send_buffered(struct peer *p, const Axle__Envelope *env)
+{
+    if (p->gone)
+        return axle__peer_send(p, env); /* its error */
+    int rc = axle_conn_send_buffered(p->conn, env);
+    if (rc == 0 && !p->dirty && axle_conn_pending(p->conn) > 0) {
+        p->dirty = true;
+        p->refs++;
+        p->dirty_next = A.dirty;
+        A.dirty = p;
+        axle_event_set(&A.flush_ev);
+    }
+    return rc;
+}
+
+/* The flusher: writes what buffered sends queued, once their senders yield. */
+static int flush_task(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int rc = axle_event_wait(&A.flush_ev);
+        axle_event_init(&A.flush_ev);
+        while (A.dirty) {
+            struct peer *p = A.dirty;
+            A.dirty = p->dirty_next;
+            p->dirty = false;
+            if (!p->gone && rc == 0)
+                axle_conn_flush(p->conn); /* a failure is the connection's, sticky */
+            axle__peer_unref(p);
+        }
+        if (rc < 0)
+            return 0;
+    }
+}
+
 int axle__send_shielded(struct peer *p, const Axle__Envelope *env)
 {
     axle_scope sc;
@@ -736,7 +771,11 @@ static int live(axle_fn main, void *arg)
     if (rc < 0)
         return rc;
     axle_task_opts so = {.name = "server"}, po = {.name = "parent"}, io = {.name = "sigint"};
-    rc = axle_nursery_start_soon(A.rt, serve_task, NULL, &so);
+    axle_task_opts fo = {.name = "flusher"};
+    axle_event_init(&A.flush_ev);
+    rc = axle_nursery_start_soon(A.rt, flush_task, NULL, &fo);
+    if (rc == 0)
+        rc = axle_nursery_start_soon(A.rt, serve_task, NULL, &so);
     if (rc == 0 && A.parent)
         rc = axle_nursery_start_soon(A.rt, parent_loop_task, NULL, &po);
     if (rc == 0 && sigint_fd >= 0)
@@ -758,6 +797,12 @@ static int live(axle_fn main, void *arg)
     axle_nursery_cancel(A.rt);
     int out = axle_nursery_close(A.rt, rc);
     A.rt = NULL;
+    while (A.dirty) { /* queued after the flusher ended: nobody will write them now */
+        struct peer *p = A.dirty;
+        A.dirty = p->dirty_next;
+        p->dirty = false;
+        axle__peer_unref(p);
+    }
     run_lifetime();
     return out == -ECANCELED && rc == 0 ? 0 : out;
 }

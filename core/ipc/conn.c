@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define RBUF_MIN (64 * 1024)
+#define OBUF_FLUSH (64 * 1024) /* buffered sends write once this much waits */
 
 static void conn_free(axle_conn *c)
 {
@@ -120,14 +121,28 @@ axle_conn *axle__conn_new(int fd, const axle_addr *peer_addr, const axle_conn_op
     return c;
 }
 
-/* Write all of buf; the first send may be cancelled, the rest is shielded. */
+/*
+ * Write all of buf; the first send may be cancelled, the rest is shielded.
+ * Fast path: a non-blocking send(2) first, which the socket buffer usually
+ * takes whole: one syscall instead of an io_uring round trip through the
+ * scheduler. Its callers yield once the send lock is released (after_write),
+ * as the io_uring path would have, so a sender in a loop does not starve
+ * the others (its peer's loop among them), nor make them wait on the lock.
+ */
 static int write_frame(axle_conn *c, const uint8_t *buf, size_t len)
 {
-    ssize_t n = axle_send(c->fd, buf, len, MSG_NOSIGNAL);
-    if (n == -ECANCELED)
-        return -ECANCELED;
-    if (n < 0)
-        return breaks(c, -AXLE_ETRANSPORT, "send failed", (int)n);
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == (ssize_t)len)
+        return 0;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return breaks(c, -AXLE_ETRANSPORT, "send failed", -errno);
+    if (n <= 0) { /* nothing went out: the cancellable io_uring path */
+        n = axle_send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n == -ECANCELED)
+            return -ECANCELED;
+        if (n < 0)
+            return breaks(c, -AXLE_ETRANSPORT, "send failed", (int)n);
+    }
     size_t off = (size_t)n;
     if (off == len)
         return 0;
@@ -149,36 +164,102 @@ static int write_frame(axle_conn *c, const uint8_t *buf, size_t len)
     return 0;
 }
 
-int axle__conn_send_raw(axle_conn *c, const Axle__Envelope *env)
+/* Append env's frame to the pending bytes (sbuf[0, slen)). Returns 0 or -errno. */
+static int append_frame(axle_conn *c, const Axle__Envelope *env)
 {
     size_t size = axle_msg_encoded_size(env);
     uint32_t limit = c->authed ? c->opts.max_frame : c->opts.max_frame_preauth;
     if (size > limit)
         return AXLE_SET_ERR(-EMSGSIZE, "frame of %zu bytes over the limit of %u", size, limit);
-    if (4 + size > c->scap) {
-        uint8_t *b = realloc(c->sbuf, 4 + size);
+    if (c->slen + 4 + size > c->scap) {
+        size_t cap = c->slen + 4 + size;
+        if (cap < 2 * c->scap)
+            cap = 2 * c->scap;
+        uint8_t *b = realloc(c->sbuf, cap);
         if (!b)
             return AXLE_SET_ERR(-ENOMEM, "no memory for a %zu-byte frame", size);
         c->sbuf = b;
-        c->scap = 4 + size;
+        c->scap = cap;
     }
-    size_t len = axle_msg_encode_frame(env, c->sbuf);
-    return write_frame(c, c->sbuf, len);
+    c->slen += axle_msg_encode_frame(env, c->sbuf + c->slen);
+    return 0;
 }
 
-int axle_conn_send(axle_conn *c, const Axle__Envelope *env)
+/* Write every pending byte; on -ECANCELED nothing went out and they stay pending. */
+static int flush_pending(axle_conn *c)
+{
+    if (c->slen == 0)
+        return 0;
+    int rc = write_frame(c, c->sbuf, c->slen);
+    if (rc != -ECANCELED)
+        c->slen = 0; /* written, or the connection is broken for good */
+    return rc;
+}
+
+int axle__conn_send_raw(axle_conn *c, const Axle__Envelope *env)
+{
+    size_t before = c->slen;
+    int rc = append_frame(c, env);
+    if (rc == 0 && (rc = flush_pending(c)) == -ECANCELED)
+        c->slen = before; /* this frame was not sent: only what was pending before stays */
+    return rc;
+}
+
+/* After a write, with the send lock released: yield once (see write_frame). */
+static int after_write(axle_conn *c, int rc)
+{
+    rc = leave(c, c->closed && rc == 0 ? 0 : rc);
+    if (rc == 0)
+        (void)axle_checkpoint(); /* a yield; a cancel is seen by the next call */
+    return rc;
+}
+
+/* send, or with buffered only queue (flushing when OBUF_FLUSH bytes wait). */
+static int conn_send(axle_conn *c, const Axle__Envelope *env, bool buffered)
 {
     int rc = enter(c, &c->send_lock);
     if (rc < 0)
         return rc;
+    bool wrote = false;
     if ((rc = sticky(c)) == 0) {
         Axle__Envelope copy = *env;
         copy.version = AXLE_PROTO_VERSION;
-        rc = axle__conn_send_raw(c, &copy);
+        if (!buffered) {
+            rc = axle__conn_send_raw(c, &copy);
+            wrote = true;
+        } else if ((rc = append_frame(c, &copy)) == 0 && c->slen >= OBUF_FLUSH) {
+            wrote = true;
+            if (flush_pending(c) == -ECANCELED)
+                rc = 0; /* queued; a later send or flush writes it */
+        }
     }
     axle_lock_release(&c->send_lock);
+    if (wrote)
+        return after_write(c, rc);
     return leave(c, c->closed && rc == 0 ? 0 : rc);
 }
+
+int axle_conn_send(axle_conn *c, const Axle__Envelope *env) { return conn_send(c, env, false); }
+
+int axle_conn_send_buffered(axle_conn *c, const Axle__Envelope *env)
+{
+    return conn_send(c, env, true);
+}
+
+int axle_conn_flush(axle_conn *c)
+{
+    if (c->slen == 0)
+        return 0;
+    int rc = enter(c, &c->send_lock);
+    if (rc < 0)
+        return rc;
+    if ((rc = sticky(c)) == 0)
+        rc = flush_pending(c);
+    axle_lock_release(&c->send_lock);
+    return after_write(c, rc);
+}
+
+size_t axle_conn_pending(const axle_conn *c) { return c->slen; }
 
 static uint32_t le32(const uint8_t *p)
 {

@@ -30,8 +30,9 @@ struct axle_conn {
     uint8_t *rbuf;        /* receive buffer */
     size_t rcap;          /* its size */
     size_t rhead, rlen;   /* Invariant: unparsed bytes are rbuf[rhead, rhead+rlen) */
-    uint8_t *sbuf;        /* encode buffer, reused */
+    uint8_t *sbuf;        /* encoded frames not yet written, then reused */
     size_t scap;          /* its size */
+    size_t slen;          /* Invariant: sbuf[0, slen) are whole frames, in order, to write */
 };
 
 /* A connection on a connected fd (taken). Defaults filled in. NULL: no memory. */

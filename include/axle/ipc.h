@@ -17,8 +17,8 @@
 
 #include <axle/error.h>
 #include <axle/msg.h>
-#include <axle/uid.h>
 #include <axle/task.h>
+#include <axle/uid.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -181,6 +181,29 @@ AXLE_API int axle_conn_connect(axle_conn **out, const axle_addr *addr, const axl
  * Checkpoint: yes.
  */
 AXLE_API int axle_conn_send(axle_conn *c, const Axle__Envelope *env);
+
+/*
+ * axle_conn_send_buffered — queue env's frame without writing it, so that
+ * many small frames leave in one write: it is written by the next
+ * axle_conn_send (which writes everything queued before its own frame, in
+ * order) or axle_conn_flush, or at once when 64 KiB are queued. The
+ * caller owns getting it flushed: a frame left queued is never sent. A
+ * write failure found later is sticky (every later call returns it).
+ * Returns: 0 (queued, or written).
+ * Errors: as axle_conn_send (a cancel only ever leaves frames queued).
+ * Checkpoint: yes (only when it writes).
+ */
+AXLE_API int axle_conn_send_buffered(axle_conn *c, const Axle__Envelope *env);
+
+/*
+ * axle_conn_flush — write every queued frame.
+ * Returns: 0.  Errors: as axle_conn_send; -ECANCELED leaves them queued.
+ * Checkpoint: yes when anything is queued.
+ */
+AXLE_API int axle_conn_flush(axle_conn *c);
+
+/* Bytes queued by axle_conn_send_buffered and not yet written. */
+AXLE_API size_t axle_conn_pending(const axle_conn *c);
 
 /*
  * axle_conn_recv — receive the next frame, decoded. One task receives at
