@@ -6,12 +6,16 @@
  * fails on purpose: the nursery collects the remote error (source actor,
  * type, message, traceback), cancels the workers, reaps every process and
  * reports. A second nursery shows a crash (SIGSEGV) in a child turning
- * into an error in the parent while the tree carries on.
+ * into an error in the parent while the tree carries on. A third part is a
+ * streaming pipeline: feed -> mid (doubles each tick) -> root, where three
+ * local tasks subscribe to the one stream; then a third actor, stopper,
+ * cancels mid, and every context with mid says who cancelled whom.
  *
  * Run it as `make demo`, or build/examples/tree. Children are separate
  * processes: `ps` during a run shows them as axle[worker-0@<pid>] ...
  */
 #include <axle/actor.h>
+#include <axle/context.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -48,6 +52,73 @@ static int crash(const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT("demo.crash", crash)
 
+/* Context: a tick every millisecond on the stream, until cancelled. */
+static int feed(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    for (int64_t tick = 1; rc == 0; tick++)
+        if ((rc = axle_stream_send(st, &tick, sizeof tick)) == 0)
+            rc = axle_sleep(1000 * 1000);
+    return rc;
+}
+AXLE_EXPORT_CTX("demo.feed", feed)
+
+/* A portal to the actor called name, once it has registered (it does as it starts). */
+static int find(const char *name, axle_portal **p)
+{
+    int rc;
+    for (int i = 0; (rc = axle_find_actor(name, p)) == -ENOENT && i < 500; i++)
+        axle_sleep(2 * 1000 * 1000);
+    return rc;
+}
+
+/* Context, in mid: read feed's ticks, send each one doubled to the parent. */
+static int doubler(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_portal *fp;
+    int rc = find("feed", &fp);
+    if (rc < 0)
+        return rc;
+    axle_ctx *in;
+    axle_stream *from, *to;
+    if ((rc = axle_ctx_open(fp, "demo.feed", NULL, 0, &in, NULL)) == 0) {
+        rc = axle_ctx_open_stream(in, NULL, &from);
+        if (rc == 0 && (rc = axle_ctx_started(ctx, NULL, 0)) == 0)
+            rc = axle_ctx_open_stream(ctx, NULL, &to);
+        axle_buf b = {0};
+        while (rc == 0 && (rc = axle_stream_recv(from, &b)) == 0) {
+            int64_t v;
+            memcpy(&v, b.data, sizeof v);
+            v *= 2;
+            rc = axle_stream_send(to, &v, sizeof v);
+        }
+        axle_buf_free(&b);
+        rc = axle_ctx_close(in, rc);
+    }
+    axle_portal_close(fp);
+    return rc;
+}
+AXLE_EXPORT_CTX("demo.double", doubler)
+
+/* Exported, in stopper: cancel the whole actor called mid. */
+static int stop_mid(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_portal *mp;
+    int rc = find("mid", &mp);
+    if (rc < 0)
+        return rc;
+    int acked = axle_portal_cancel_actor(mp, 0);
+    axle_portal_close(mp);
+    return acked ? 0 : AXLE_SET_ERR(-ETIMEDOUT, "mid did not acknowledge its cancel");
+}
+AXLE_EXPORT("demo.stop", stop_mid)
+
 static const char *const MODS[] = {"demo"};
 
 static double ms_since(int64_t t0) { return (double)(axle_now() - t0) / 1e6; }
@@ -57,6 +128,77 @@ static void show_error(const char *what)
     char buf[4096];
     axle_error_format(axle_error_last(), buf, sizeof buf);
     printf("%s\n%s", what, buf);
+}
+
+/* A local subscriber: count the doubled ticks until the stream ends. */
+struct listener {
+    axle_sub *sub;
+    int n;
+    int rc;
+    int64_t last;
+};
+
+static int listener_task(void *arg)
+{
+    struct listener *l = arg;
+    axle_buf b = {0};
+    while ((l->rc = axle_sub_recv(l->sub, &b, NULL)) == 0) {
+        memcpy(&l->last, b.data, sizeof l->last);
+        l->n++;
+    }
+    axle_buf_free(&b);
+    return 0;
+}
+
+/* The pipeline: feed -> mid -> root's three subscribers; stopper cancels mid. */
+static int pipeline(void)
+{
+    axle_actor_nursery *an;
+    int rc = axle_actor_nursery_open(&an);
+    if (rc < 0)
+        return rc;
+    const char *names[] = {"feed", "mid", "stopper"};
+    axle_portal *p[3];
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        axle_spawn_opts o = {.name = names[i], .enable_modules = MODS, .n_enable_modules = 1};
+        rc = axle_start_actor(an, &o, &p[i]);
+    }
+    axle_ctx *ctx = NULL;
+    axle_stream *st;
+    if (rc == 0 && (rc = axle_ctx_open(p[1], "demo.double", NULL, 0, &ctx, NULL)) == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    struct listener l[3] = {{0}};
+    axle_nursery *n = NULL;
+    if (rc == 0)
+        rc = axle_nursery_open(&n);
+    for (int i = 0; rc == 0 && i < 3; i++)
+        if ((rc = axle_stream_subscribe(st, NULL, &l[i].sub)) == 0)
+            rc = axle_nursery_start_soon(n, listener_task, &l[i], NULL);
+    if (rc == 0) {
+        printf("\npipeline: feed -> mid (doubles) -> root, 3 local subscribers; "
+               "stopper will cancel mid after 100 ms\n");
+        axle_sleep(100 * 1000 * 1000);
+        rc = axle_portal_run(p[2], "demo.stop", NULL, 0, NULL);
+    }
+    if (n)
+        rc = axle_nursery_close(n, rc); /* the subscribers end with the stream */
+    for (int i = 0; i < 3; i++) {
+        printf("  subscriber %d: %d ticks, last %" PRId64 ", then %s\n", i, l[i].n, l[i].last,
+               axle_errname(l[i].rc));
+        if (l[i].sub)
+            axle_sub_close(l[i].sub);
+    }
+    if (ctx) {
+        const axle_uid *who = axle_ctx_canceller(ctx);
+        const axle_error *e = axle_ctx_remote_error(ctx);
+        const axle_uid *asker = e ? axle_error_canceller(e) : NULL;
+        printf("  our context with mid: cancelled (canceller %s), at the request of %s\n",
+               who ? who->name : "-", asker ? asker->name : "-");
+        int crc = axle_ctx_close(ctx, rc);
+        printf("  closing it: %s (not ours to absorb: we did not ask)\n", axle_errname(crc));
+    }
+    axle_actor_nursery_cancel(an);
+    return axle_actor_nursery_close(an, 0);
 }
 
 static int tree(void *arg)
@@ -119,8 +261,12 @@ static int tree(void *arg)
     const axle_error *e = axle_error_last();
     printf("nursery closed: %s, source type %s\n", axle_errname(rc),
            e ? axle_error_src_type(e) : "-");
+    if (rc != -AXLE_EREMOTE)
+        return -EPROTO;
+    if ((rc = pipeline()) < 0)
+        return rc;
     printf("\nthe tree ended cleanly: no child process left\n");
-    return rc == -AXLE_EREMOTE ? 0 : -EPROTO;
+    return 0;
 }
 
 int main(int argc, char **argv)
