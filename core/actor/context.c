@@ -1074,7 +1074,10 @@ bool axle_ctx_is_parent(const axle_ctx *c) { return c->parent; }
 const axle_uid *axle_ctx_peer(const axle_ctx *c) { return &c->peer_uid; }
 bool axle_ctx_cancel_called(const axle_ctx *c) { return c->cancel_called; }
 bool axle_ctx_cancel_acked(const axle_ctx *c) { return c->cancel_acked; }
-bool axle_ctx_cancelled_caught(const axle_ctx *c) { return c->cancelled_caught; }
+bool axle_ctx_cancelled_caught(const axle_ctx *c)
+{
+    return c->scope_open ? axle_scope_cancel_called(&c->scope) : c->cancelled_caught;
+}
 
 const axle_uid *axle_ctx_canceller(const axle_ctx *c)
 {

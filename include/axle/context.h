@@ -373,7 +373,12 @@ AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);
 AXLE_API bool axle_ctx_cancel_called(const axle_ctx *ctx);
 /* This side asked for the cancel and the peer's ContextCancelled names us. */
 AXLE_API bool axle_ctx_cancel_acked(const axle_ctx *ctx);
-/* The body's scope was cancelled and ended by that cancellation (parent, after close). */
+/*
+ * The body's scope was cancelled by what the peer sent (a remote error
+ * arriving while the body was not reading this context), so the body's
+ * -ECANCELED is absorbed at close and the remote error returned instead.
+ * Parent side; false when the error reached the body through a read.
+ */
 AXLE_API bool axle_ctx_cancelled_caught(const axle_ctx *ctx);
 /*
  * Who is responsible for the cancellation, or NULL: this actor for its own

@@ -287,6 +287,38 @@ static int c_die_mid_stream(axle_ctx *ctx, const void *args, size_t len, axle_bu
 }
 AXLE_EXPORT_CTX("c.die_mid_stream", c_die_mid_stream)
 
+/*
+ * In "client": spawn a service actor of its own, open a context into it
+ * (args: its c.simple mode) and wait for its outcome, which it returns.
+ */
+static int c_spawn_service(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    struct simple_args a = {1, BLOCK};
+    if (len == sizeof a.mode)
+        memcpy(&a.mode, args, sizeof a.mode);
+    axle_actor_nursery *an;
+    int rc = axle_actor_nursery_open(&an);
+    if (rc < 0)
+        return rc;
+    axle_spawn_opts o = {.name = "service", .enable_modules = C_MODS, .n_enable_modules = 1};
+    axle_portal *sp;
+    axle_ctx *sc = NULL;
+    rc = axle_start_actor(an, &o, &sp);
+    if (rc == 0)
+        rc = axle_ctx_open(sp, "c.simple", &a, sizeof a, &sc, NULL);
+    if (rc == 0)
+        rc = axle_ctx_started(ctx, NULL, 0);
+    if (sc) {
+        if (rc == 0)
+            rc = axle_ctx_result(sc, NULL);
+        rc = axle_ctx_close(sc, rc);
+    }
+    axle_actor_nursery_cancel(an);
+    return axle_actor_nursery_close(an, rc);
+}
+AXLE_EXPORT_CTX("c.spawn_service", c_spawn_service)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -481,7 +513,8 @@ static int parent_cancels_body(axle_portal *p, void *arg)
             ck_assert_int_eq(axle_ctx_outcome(ctx), -AXLE_ECTXCANCELLED);
             ck_assert(is_me(axle_error_canceller(axle_ctx_remote_error(ctx))));
             ck_assert(axle_ctx_cancel_acked(ctx) == !by_portal);
-            ck_assert(!axle_ctx_cancelled_caught(ctx));
+            /* ctx cancel: the ack is expected, no scope cancel; the portal's: it came OOB */
+            ck_assert(axle_ctx_cancelled_caught(ctx) == by_portal);
         }
         if (rc > 0)
             rc = 0; /* the acknowledged cancel is not an error for the body */
@@ -699,10 +732,17 @@ static int peer_canceller_main(void *arg)
     ck_assert_str_eq(axle_ctx_canceller(sc)->name, "sleeper");
     ck_assert(!axle_ctx_cancel_acked(sc));
 
+    ck_assert(!axle_ctx_cancelled_caught(sc)); /* the read returned it */
+
     /* The canceller saw its own cancel come back to it and says so. */
     ck_assert_int_eq(axle_ctx_close(cc, 0), 0); /* opened last, closed first */
-    ck_assert_int_eq(axle_ctx_close(sc, rc), -AXLE_ECTXCANCELLED);
-    ck_assert_str_eq(axle_error_canceller(axle_error_last())->name, "canceller");
+    if (arg) { /* rte_during_ctxerr: an error raised while handling the ctxc wins */
+        ck_assert_int_eq(axle_ctx_close(sc, AXLE_SET_ERR(-EDOM, "while handling it")), -EDOM);
+        ck_assert_str_eq(axle_error_message(axle_error_last()), "while handling it");
+    } else {
+        ck_assert_int_eq(axle_ctx_close(sc, rc), -AXLE_ECTXCANCELLED);
+        ck_assert_str_eq(axle_error_canceller(axle_error_last())->name, "canceller");
+    }
     end_children(an);
     return 0;
 }
@@ -710,6 +750,107 @@ static int peer_canceller_main(void *arg)
 START_TEST(peer_canceller_every_context_names_the_canceller)
 {
     ck_assert_int_eq(root_run(peer_canceller_main, NULL), 0);
+}
+END_TEST
+
+START_TEST(peer_canceller_error_during_ctxc_handling_propagates)
+{
+    ck_assert_int_eq(root_run(peer_canceller_main, (void *)1), 0);
+}
+END_TEST
+
+/*
+ * test_peer_spawns_and_cancels_service_subactor: the service's error
+ * reaches the root relayed through client (source service, client on the
+ * relay path); without it, the root cancels the client's context and gets
+ * its own cancel back, acknowledged.
+ */
+static int service_body(axle_portal *p, void *arg)
+{
+    bool fails = arg != NULL;
+    int32_t mode = fails ? FAIL_AFTER_STARTED : BLOCK;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.spawn_service", &mode, sizeof mode, &ctx, NULL), 0);
+    if (fails) {
+        ck_assert_int_eq(axle_ctx_close(ctx, 0), -AXLE_EREMOTE);
+        const axle_error *e = axle_error_last();
+        ck_assert_str_eq(axle_error_src_type(e), "EDOM");
+        ck_assert_str_eq(axle_error_src_uid(e)->name, "service");
+        bool via_client = false;
+        for (size_t i = 0; i < axle_error_relay_len(e); i++)
+            via_client |= strcmp(axle_error_relay(e, i)->name, "child") == 0;
+        ck_assert_msg(via_client, "relay path of %zu hops lacks the client",
+                      axle_error_relay_len(e));
+        return 0;
+    }
+    axle_sleep(50 * MS);
+    ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, NULL), AXLE_CTX_CANCEL_ACKED);
+    ck_assert(axle_ctx_cancel_acked(ctx));
+    ck_assert(is_me(axle_ctx_canceller(ctx)));
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+START_TEST(peer_spawns_and_cancels_service_subactor)
+{
+    ck_assert_int_eq(with_child(service_body, NULL), 0);
+}
+END_TEST
+
+START_TEST(peer_spawns_service_subactor_that_errors)
+{
+    ck_assert_int_eq(with_child(service_body, (void *)1), 0);
+}
+END_TEST
+
+/* test_cancel_ctx_with_parent_side_entered_in_bg_task: cancelled out of band. */
+struct bg {
+    axle_portal *p;
+    axle_ctx *ctx;
+    axle_event opened;
+    int result, close_rc;
+};
+
+static int bg_task(void *arg)
+{
+    struct bg *g = arg;
+    struct simple_args a = {1, BLOCK};
+    if (axle_ctx_open(g->p, "c.simple", &a, sizeof a, &g->ctx, NULL) < 0)
+        return -1;
+    axle_event_set(&g->opened);
+    g->result = axle_ctx_result(g->ctx, NULL);
+    g->close_rc = axle_ctx_close(g->ctx, g->result > 0 ? 0 : g->result);
+    return 0;
+}
+
+static int bg_body(axle_portal *p, void *arg)
+{
+    bool by_ctx = arg != NULL;
+    struct bg g = {.p = p};
+    axle_event_init(&g.opened);
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, bg_task, &g, NULL), 0);
+    ck_assert_int_eq(axle_event_wait(&g.opened), 0);
+    if (by_ctx)
+        ck_assert_int_eq(axle_ctx_cancel(g.ctx), 0); /* from another task */
+    else
+        ck_assert_int_eq(axle_portal_cancel_actor(p, 0), 1);
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    if (by_ctx) { /* ours: absorbed */
+        ck_assert_int_eq(g.result, AXLE_CTX_CANCEL_ACKED);
+        ck_assert_int_eq(g.close_rc, 0);
+    } else { /* the actor's cancel, not the context's: raised, canceller us */
+        ck_assert_int_eq(g.result, -AXLE_ECTXCANCELLED);
+        ck_assert_int_eq(g.close_rc, -AXLE_ECTXCANCELLED);
+    }
+    return 0;
+}
+
+START_TEST(cancel_ctx_with_parent_side_entered_in_bg_task)
+{
+    ck_assert_int_eq(with_child(bg_body, (void *)(intptr_t)_i), 0);
 }
 END_TEST
 
@@ -1670,7 +1811,13 @@ int main(int argc, char **argv)
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              child_error_cancels_the_parents_body_and_is_returned, open_errors_are_clear,
              started_on_the_parent_side_is_an_error);
+    tc = axle_test_tcase("inter_peer_more", 30);
+    tcase_add_test(tc, peer_spawns_and_cancels_service_subactor);
+    tcase_add_test(tc, peer_spawns_service_subactor_that_errors);
+    tcase_add_loop_test(tc, cancel_ctx_with_parent_side_entered_in_bg_task, 0, 2);
+    suite_add_tcase(s, tc);
     ADD_CASE(s, "inter_peer", 30, peer_canceller_every_context_names_the_canceller,
+             peer_canceller_error_during_ctxc_handling_propagates,
              error_before_started_not_swallowed_by_remote_ctxc);
     ADD_CASE(
         s, "streams", 30, simple_rpc_ping_pong_over_a_stream, child_exits_ctx_after_stream_open,
