@@ -312,6 +312,54 @@ START_TEST(msg_yield_round_trips)
 }
 END_TEST
 
+/*
+ * Yields are encoded and decoded by hand (the fast path): the bytes must
+ * be protobuf-c's own, and protobuf-c's bytes, or a Yield the fast parser
+ * does not take (fields reordered), must decode to the same message.
+ */
+START_TEST(msg_yield_fast_path_matches_protobuf_c)
+{
+    static const uint64_t cids[] = {0, 1, 127, 128, 0x8a3f55aa12345678ull, UINT64_MAX};
+    static const size_t lens[] = {0, 1, 64, 127, 128, 300, 70000};
+    static uint8_t pld[70000], ours[70100], theirs[70100];
+    for (size_t i = 0; i < sizeof pld; i++)
+        pld[i] = (uint8_t)(i * 7);
+    for (size_t ci = 0; ci < sizeof cids / sizeof cids[0]; ci++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+            for (uint32_t version = 0; version < 2; version++) {
+                Axle__Yield y = AXLE__YIELD__INIT;
+                y.cid = cids[ci];
+                y.pld = bin(pld, lens[li]);
+                Axle__Envelope env = AXLE__ENVELOPE__INIT;
+                env.version = version;
+                env.msg_case = AXLE__ENVELOPE__MSG_YIELD;
+                env.yield = &y;
+                size_t n = protobuf_c_message_pack(&env.base, theirs);
+                ck_assert_uint_eq(axle_msg_encoded_size(&env), n);
+                ck_assert_uint_eq(axle_msg_encode_frame(&env, ours), 4 + n);
+                ck_assert_int_eq(memcmp(ours + 4, theirs, n), 0);
+                axle_msg *m;
+                ck_assert_int_eq(axle_msg_decode(theirs, n, 0, &m), 0);
+                ck_assert_int_eq(m->env->msg_case, AXLE__ENVELOPE__MSG_YIELD);
+                ck_assert_uint_eq(m->env->version, version);
+                ck_assert_uint_eq(m->env->yield->cid, cids[ci]);
+                bytes_eq(m->env->yield->pld, y.pld);
+                axle_msg_free(m);
+            }
+    /* pld before cid: valid protobuf, not the fast parser's order. */
+    const uint8_t reordered[] = {0x08, 0x01, 0x42, 0x07, 0x12, 0x03, 'a', 'b', 'c', 0x08, 0x05};
+    axle_msg *m;
+    ck_assert_int_eq(axle_msg_decode(reordered, sizeof reordered, 0, &m), 0);
+    ck_assert_uint_eq(m->env->yield->cid, 5);
+    ck_assert_uint_eq(m->env->yield->pld.len, 3);
+    ck_assert_int_eq(memcmp(m->env->yield->pld.data, "abc", 3), 0);
+    axle_msg_free(m);
+    /* A payload length past the end: no fast path, and an error from the general one. */
+    const uint8_t lying[] = {0x42, 0x04, 0x08, 0x01, 0x12, 0x7f};
+    ck_assert_int_eq(axle_msg_decode(lying, sizeof lying, 0, &m), -EBADMSG);
+}
+END_TEST
+
 START_TEST(msg_stop_round_trips)
 {
     Axle__Stop s = AXLE__STOP__INIT;
@@ -1044,6 +1092,7 @@ static Suite *msg_suite(void)
         {"msg_start_ack_round_trips", msg_start_ack_round_trips},
         {"msg_started_round_trips", msg_started_round_trips},
         {"msg_yield_round_trips", msg_yield_round_trips},
+        {"msg_yield_fast_path_matches_protobuf_c", msg_yield_fast_path_matches_protobuf_c},
         {"msg_stop_round_trips", msg_stop_round_trips},
         {"msg_return_with_empty_payload_round_trips", msg_return_with_empty_payload_round_trips},
         {"msg_cancel_ack_round_trips", msg_cancel_ack_round_trips},
