@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define BUFFER_DEFAULT 64 /* a context's receive buffer, in messages (tractor's 2^6) */
 #define OVERFLOW_MAX 616  /* allow_overruns: messages kept beyond the buffer (tractor's) */
@@ -1066,6 +1067,12 @@ int axle_sub_close(axle_sub *sub)
         sub_unlink(sub);
     free(sub);
     return 0;
+}
+
+void axle__ctx_break_transport(axle_ctx *c)
+{
+    if (!c->peer->gone && c->peer->conn)
+        shutdown(axle_conn_fd(c->peer->conn), SHUT_RDWR);
 }
 
 /* ---- state ------------------------------------------------------------------------------ */

@@ -366,6 +366,13 @@ AXLE_API int axle_resource_open(const char *key, const axle_resource_ops *ops, v
  */
 AXLE_API int axle_resource_close(axle_resource *h);
 
+/*
+ * axle__ctx_break_transport — fault injection for tests: shut down the
+ * connection ctx runs over (both directions), as a dead transport would;
+ * both actors' loops see it end. Not for production code.
+ */
+AXLE_API void axle__ctx_break_transport(axle_ctx *ctx);
+
 /* ---- state (tractor §4.2), readable on either side at any time ---------------- */
 AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);
 AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);

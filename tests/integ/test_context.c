@@ -319,6 +319,29 @@ static int c_spawn_service(axle_ctx *ctx, const void *args, size_t len, axle_buf
 }
 AXLE_EXPORT_CTX("c.spawn_service", c_spawn_service)
 
+struct break_args {
+    int32_t after; /* break the transport after this many messages (0: never) */
+};
+
+/* Receive until the stream ends; break the transport after `after` messages. */
+static int c_break_sink(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    struct break_args a = {0};
+    if (len == sizeof a)
+        memcpy(&a, args, sizeof a);
+    axle_stream_opts o = {.allow_overruns = true};
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    int32_t n = 0;
+    while (rc == 0 && (rc = axle_stream_recv(st, NULL)) == 0)
+        if (++n == a.after)
+            axle__ctx_break_transport(ctx);
+    return rc == -AXLE_EEOC ? axle_buf_set(ret, &n, sizeof n) : rc;
+}
+AXLE_EXPORT_CTX("c.break_sink", c_break_sink)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -1240,6 +1263,75 @@ static int dies_mid_stream_main(void *arg)
 START_TEST(child_dies_mid_stream) { ck_assert_int_eq(root_run(dies_mid_stream_main, NULL), 0); }
 END_TEST
 
+/*
+ * test_ipc_channel_break_during_stream: the parent streams to the child and
+ * the transport is shut down after some messages on the parent's side, the
+ * child's, both (either first) or neither, with or without closing the
+ * stream first. Every case ends with an exact error and never hangs: the
+ * parent's stream and context give -AXLE_ETRANSPORT once the connection is
+ * gone (whoever broke it), or, with no break, the child's count.
+ */
+enum { BRK_NONE, BRK_PARENT, BRK_CHILD, BRK_BOTH_PARENT_FIRST, BRK_BOTH_CHILD_FIRST };
+
+static int ipc_break_main(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int kind = i % 5;
+    bool pre_close = i / 5;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = child_opts("child");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    int32_t parent_at = kind == BRK_PARENT || kind == BRK_BOTH_PARENT_FIRST ? 500
+                        : kind == BRK_BOTH_CHILD_FIRST                      ? 800
+                                                                            : 0;
+    struct break_args ba = {kind == BRK_CHILD || kind == BRK_BOTH_CHILD_FIRST ? 500
+                            : kind == BRK_BOTH_PARENT_FIRST                   ? 800
+                                                                              : 0};
+    axle_ctx *ctx;
+    axle_stream *st;
+    ck_assert_int_eq(axle_ctx_open(p, "c.break_sink", &ba, sizeof ba, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    int rc = 0;
+    int32_t sent = 0;
+    for (; rc == 0 && sent < 2000; sent++) {
+        if (sent == parent_at && parent_at)
+            axle__ctx_break_transport(ctx);
+        rc = axle_stream_send(st, &sent, sizeof sent);
+        if (sent % 100 == 99)
+            axle_sleep(1 * MS); /* let the child read (and break) as it goes */
+    }
+    axle_buf res = {0};
+    if (pre_close && rc == 0) /* else the context's close closes the stream itself */
+        rc = axle_stream_close(st);
+    if (pre_close && rc == 0)
+        rc = axle_ctx_result(ctx, &res);
+    if (kind == BRK_NONE) {
+        ck_assert_int_eq(rc, 0);
+        if (pre_close)
+            ck_assert_int_eq(*(int32_t *)res.data, 2000);
+        ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    } else {
+        if (!pre_close && rc == 0) /* a break late in the run: the close meets it */
+            rc = axle_ctx_close(ctx, 0), ctx = NULL;
+        ck_assert_msg(rc == -AXLE_ETRANSPORT, "case %d: %s", i, axle_errname(rc));
+        if (ctx)
+            ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_ETRANSPORT);
+    }
+    axle_buf_free(&res);
+    axle_actor_nursery_cancel(an);
+    /* The child ends when its link to us does: cancelled, exit status 0. */
+    ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
+    return 0;
+}
+
+START_TEST(ipc_channel_break_during_stream)
+{
+    ck_assert_int_eq(root_run(ipc_break_main, (void *)(intptr_t)_i), 0);
+}
+END_TEST
+
 /* ---- broadcast -------------------------------------------------------------------------- */
 
 #define FAN 4
@@ -1804,6 +1896,9 @@ int main(int argc, char **argv)
     TCase *tc = axle_test_tcase("parent_cancels", 30);
     tcase_add_loop_test(tc, parent_cancels, 0, 8);
     tcase_add_loop_test(tc, parent_exits_ctx_after_child_enters_stream, 0, 8);
+    suite_add_tcase(s, tc);
+    tc = axle_test_tcase("ipc_break", 30);
+    tcase_add_loop_test(tc, ipc_channel_break_during_stream, 0, 10);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("overruns", 30);
     tcase_add_loop_test(tc, maybe_allow_overruns_stream, 0, 16);
