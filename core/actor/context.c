@@ -20,7 +20,9 @@
  *
  * Messages for a context queue in the context (both sides), in order; a
  * full buffer (cap Yields) means an overrun: reported back to the sender
- * as a StreamOverrun, or with allow_overruns kept in an overflow queue of
+ * as a StreamOverrun (the first drop only: the sender fails on it, and a
+ * report per message would cost a rich error each), or with
+ * allow_overruns kept in an overflow queue of
  * at most OVERFLOW_MAX Yields. Departure from tractor: no drainer task;
  * the reader moves messages up from the overflow as it takes them, which
  * is the same order and bound without a task to cancel at the end.
@@ -115,6 +117,7 @@ struct axle_ctx {
     struct qmsg *ohead, *otail; /* allow_overruns: the overflow, FIFO */
     size_t noverflow;           /* at most OVERFLOW_MAX */
     size_t cap;                 /* the receive buffer: msg_buffer_size */
+    size_t dropped;             /* Yields dropped by overruns (the first was reported) */
     bool allow_overruns;
     axle_task *waiter;         /* the owner, parked in ctx_next */
     axle_event ended;          /* a Return or Error arrived, or the peer is gone */
@@ -278,7 +281,8 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
         if (!c->allow_overruns) {
             free(q);
             axle_msg_free(m);
-            overrun_report(c);
+            if (c->dropped++ == 0) /* the first tells the sender; it fails on it */
+                overrun_report(c);
             return true;
         }
         if (c->noverflow >= OVERFLOW_MAX) {
@@ -473,6 +477,9 @@ int axle_ctx_cancel(axle_ctx *c)
 /* Empty what the peer sent and nobody read; says so when the overflow had some. */
 static void ctx_drop_queued(axle_ctx *c)
 {
+    if (c->dropped > 1)
+        axle_log_warning("context cid %llu with %s ends: %zu messages were dropped by overruns",
+                         (unsigned long long)c->cid, c->peer_uid.name, c->dropped);
     if (c->noverflow)
         axle_log_warning("context cid %llu with %s ends: %zu overflowed messages discarded",
                          (unsigned long long)c->cid, c->peer_uid.name, c->noverflow);

@@ -204,7 +204,8 @@ AXLE_API int axle_ctx_close_all(axle_ctx **ctxs, size_t n, int rc);
  * from the context's start (a peer may send before this side opens its
  * stream). When it is full:
  * - by default the message is dropped and the sender gets a StreamOverrun
- *   for its context: -AXLE_EOVERRUN, whose sender names it, recorded like
+ *   for its context (once: later drops are counted and logged at the
+ *   context's end): -AXLE_EOVERRUN, whose sender names it, recorded like
  *   any remote error (its scope is cancelled, its next send returns it);
  * - with allow_overruns, up to 616 more wait in an overflow queue and move
  *   into the buffer as this side reads (nothing lost); past that, messages

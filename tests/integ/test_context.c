@@ -342,6 +342,30 @@ static int c_break_sink(axle_ctx *ctx, const void *args, size_t len, axle_buf *r
 }
 AXLE_EXPORT_CTX("c.break_sink", c_break_sink)
 
+/* Opens its stream without axle_ctx_started: a misuse the parent hears of. */
+static int c_stream_before_started(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle_stream *st;
+    return axle_ctx_open_stream(ctx, NULL, &st);
+}
+AXLE_EXPORT_CTX("c.stream_before_started", c_stream_before_started)
+
+/* Fails after 100 ms; its cleanup then sleeps, shielded, and checkpoints. */
+static int c_unmasked(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0 && (rc = axle_sleep(100 * MS)) == 0)
+        rc = AXLE_SET_ERR(-EDOM, "RuntimeError in the child");
+    axle_scope sc; /* the cleanup, like a finally block */
+    axle_scope_open(&sc, AXLE_NO_DEADLINE, AXLE_SCOPE_SHIELD);
+    axle_scope_close(&sc, axle_sleep(200 * MS));
+    (void)axle_checkpoint(); /* a cancel here must not replace the real error */
+    return rc;
+}
+AXLE_EXPORT_CTX("c.unmasked", c_unmasked)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -677,6 +701,65 @@ static int child_fails_body(axle_portal *p, void *arg)
     ck_assert_str_eq(axle_error_src_uid(e)->name, "child");
     return 0;
 }
+
+static int stream_before_started_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.stream_before_started", NULL, 0, &ctx, NULL),
+                     -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "EINVAL");
+    ck_assert_msg(strstr(axle_error_message(axle_error_last()), "before axle_ctx_started"),
+                  "message: %s", axle_error_message(axle_error_last()));
+    return 0;
+}
+
+START_TEST(started_misuse_stream_opened_before_started)
+{
+    ck_assert_int_eq(with_child(stream_before_started_body, NULL), 0);
+}
+END_TEST
+
+/* test_unmasked_remote_exc: the child's real error, not a cancel from its cleanup. */
+static int unmasked_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.unmasked", NULL, 0, &ctx, NULL), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, NULL), -AXLE_EREMOTE);
+    ck_assert_str_eq(axle_error_src_type(axle_error_last()), "EDOM");
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), -AXLE_EREMOTE);
+    return 0;
+}
+
+START_TEST(unmasked_remote_exc) { ck_assert_int_eq(with_child(unmasked_body, NULL), 0); }
+END_TEST
+
+/* (b) the child sends while the parent never opens its stream: the child fails on it. */
+static int child_overruns_parent_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    int32_t n = 100000;
+    ck_assert_int_eq(axle_ctx_open(p, "c.emit", &n, sizeof n, &ctx, NULL), 0);
+    /* The body does not read: the 65th message overruns our buffer, we report it,
+     * the child's send fails on it, its error comes back and cancels the body. */
+    int rc = axle_sleep(AXLE_NO_DEADLINE);
+    ck_assert_int_eq(rc, -ECANCELED);
+    ck_assert(axle_ctx_cancelled_caught(ctx));
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_EOVERRUN);
+    const axle_error *e = axle_error_last();
+    ck_assert_str_eq(axle_error_sender(e)->name, "child"); /* it overran us; we said so */
+    ck_assert_uint_ge(axle_error_relay_len(e), 1);
+    ck_assert_str_eq(axle_error_relay(e, axle_error_relay_len(e) - 1)->name, "child");
+    return 0;
+}
+
+START_TEST(one_end_stream_not_opened_child_overruns_parent)
+{
+    ck_assert_int_eq(with_child(child_overruns_parent_body, NULL), 0);
+}
+END_TEST
 
 START_TEST(child_error_cancels_the_parents_body_and_is_returned)
 {
@@ -1904,6 +1987,8 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, maybe_allow_overruns_stream, 0, 16);
     suite_add_tcase(s, tc);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
+             started_misuse_stream_opened_before_started, unmasked_remote_exc,
+             one_end_stream_not_opened_child_overruns_parent,
              child_error_cancels_the_parents_body_and_is_returned, open_errors_are_clear,
              started_on_the_parent_side_is_an_error);
     tc = axle_test_tcase("inter_peer_more", 30);
