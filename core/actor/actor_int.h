@@ -221,6 +221,8 @@ void axle__resources_forget(void);
  * call's). Never blocks but to report an overrun to the sender.
  */
 bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
+/* Set when a delivery filled a context's buffer (the peer's loop then yields). */
+extern bool axle__ctx_full;
 /* The peer is gone: wake the context's reader. */
 void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
@@ -238,6 +240,8 @@ void axle__resources_forget(void);
  * call's). Never blocks but to report an overrun to the sender.
  */
 bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
+/* Set when a delivery filled a context's buffer (the peer's loop then yields). */
+extern bool axle__ctx_full;
 /* The peer is gone: wake the context's reader. */
 void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */

@@ -256,6 +256,8 @@ static void overrun_report(axle_ctx *c)
     axle_error_clear();
 }
 
+bool axle__ctx_full;
+
 bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
 {
     int kind = m->env->msg_case;
@@ -297,8 +299,8 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
         c->noverflow++;
         return true;
     }
-    if (is_yield(m))
-        c->nyields++;
+    if (is_yield(m) && ++c->nyields >= c->cap)
+        axle__ctx_full = true; /* the loop lets the reader catch up before the next frame */
     q_append(&c->head, &c->tail, q);
     wake_owner(c);
     return true;

@@ -594,13 +594,17 @@ int axle__peer_loop(struct peer *p)
         if (rc == 0) {
             dispatch(p, m);
             /*
-             * Let the tasks it woke run before the next frame of the batch
-             * is dispatched, as a reader of a channel would: a context's
-             * reader keeps up with its buffer instead of seeing a whole
-             * socket read's worth of frames arrive at once.
+             * A context's buffer just filled up: let its reader run before
+             * the next frame of the batch is dispatched, as a reader of a
+             * channel would, instead of seeing a whole socket read's worth
+             * of frames overrun it. (Otherwise no yield: the next blocking
+             * receive yields anyway.)
              */
-            if ((rc = axle_checkpoint()) < 0)
-                break;
+            if (axle__ctx_full) {
+                axle__ctx_full = false;
+                if ((rc = axle_checkpoint()) < 0)
+                    break;
+            }
             continue;
         }
         if (rc == -EBADMSG || rc == -EPROTO) { /* one bad frame; the stream is intact */
