@@ -366,6 +366,67 @@ static int c_unmasked(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret
 }
 AXLE_EXPORT_CTX("c.unmasked", c_unmasked)
 
+struct grid_args {
+    int32_t blocks;      /* block until cancelled instead of returning "yo" */
+    int32_t open_stream; /* open the stream (both sides) */
+};
+
+/* test_simple_context's child: started(11), maybe a stream, then "yo" or block. */
+static int c_grid(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    struct grid_args a = {0, 0};
+    if (len == sizeof a)
+        memcpy(&a, args, sizeof a);
+    int32_t first = 11;
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, &first, sizeof first);
+    if (rc == 0 && a.open_stream)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    if (rc == 0 && a.blocks) {
+        rc = axle_sleep(AXLE_NO_DEADLINE);
+        if (rc == -ECANCELED)
+            cancelled_seen++; /* its cleanup ran */
+        return rc;
+    }
+    return rc < 0 ? rc : axle_buf_set(ret, "yo", 2);
+}
+AXLE_EXPORT_CTX("c.grid", c_grid)
+
+/* test_reqresp_ontopof_streaming's child: one task streams "yo", another answers pings. */
+struct rr {
+    axle_stream *st;
+};
+
+static int rr_streamer(void *arg)
+{
+    struct rr *r = arg;
+    int rc = 0;
+    while (rc == 0 && (rc = axle_stream_send(r->st, "yo", 2)) == 0)
+        rc = axle_sleep(5 * MS);
+    return rc == -ECANCELED ? 0 : rc;
+}
+
+static int c_reqresp(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    struct rr r;
+    int rc = axle_ctx_started(ctx, NULL, 0); /* first is None */
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &r.st);
+    axle_nursery *n;
+    if (rc < 0 || (rc = axle_nursery_open(&n)) < 0)
+        return rc;
+    rc = axle_nursery_start_soon(n, rr_streamer, &r, NULL);
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(r.st, &b)) == 0)
+        if (b.len == 4 && memcmp(b.data, "ping", 4) == 0)
+            rc = axle_stream_send(r.st, "pong", 4);
+    axle_buf_free(&b);
+    axle_nursery_cancel(n);
+    return axle_nursery_close(n, rc == -AXLE_EEOC ? 0 : rc);
+}
+AXLE_EXPORT_CTX("c.reqresp", c_reqresp)
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int root_run(axle_fn fn, void *arg)
@@ -385,6 +446,11 @@ static void end_children(axle_actor_nursery *an)
     axle_actor_nursery_cancel(an);
     ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
 }
+
+/* A test whose root has one daemon named "child" and runs body(portal, arg). */
+#define CHILD_TEST(name, body, arg)                                      \
+    START_TEST(name) { ck_assert_int_eq(with_child((body), (arg)), 0); } \
+    END_TEST
 
 /* A root with one daemon named "child"; body(portal, arg) runs in the root. */
 struct with {
@@ -473,11 +539,7 @@ static int simple_returns_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(simple_context_child_returns)
-{
-    ck_assert_int_eq(with_child(simple_returns_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(simple_context_child_returns, simple_returns_body, NULL)
 
 /* The close waits for the result the body never asked for. */
 static int simple_close_waits_body(axle_portal *p, void *arg)
@@ -490,11 +552,7 @@ static int simple_close_waits_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(simple_context_close_waits_for_the_result)
-{
-    ck_assert_int_eq(with_child(simple_close_waits_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(simple_context_close_waits_for_the_result, simple_close_waits_body, NULL)
 
 /* error_parent: the body's own error comes back, the child is cancelled. */
 static int parent_error_body(axle_portal *p, void *arg)
@@ -513,11 +571,7 @@ static int parent_error_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(simple_context_parent_error_is_not_masked_and_cancels_the_child)
-{
-    ck_assert_int_eq(with_child(parent_error_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(simple_context_parent_error_is_not_masked_and_cancels_the_child, parent_error_body, NULL)
 
 /* ---- test_parent_cancels ------------------------------------------------------------ */
 
@@ -597,7 +651,8 @@ static int exits_after_child_streams_body(axle_portal *p, void *arg)
 {
     int i = (int)(intptr_t)arg;
     int when = i % 4;
-    int32_t send_first = i / 4;
+    int32_t send_first = (i / 4) % 2;
+    bool wait_for_msg = i / 8; /* read the child's "yo" before going on */
     axle_ctx *ctx;
     axle_stream *st;
     axle_buf b = {0};
@@ -609,7 +664,7 @@ static int exits_after_child_streams_body(axle_portal *p, void *arg)
         ck_assert(is_me(axle_error_canceller(axle_error_last())));
     } else {
         ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
-        if (send_first) {
+        if (send_first && wait_for_msg) {
             ck_assert_int_eq(axle_stream_recv(st, &b), 0);
             ck_assert_int_eq(memcmp(b.data, "yo", 2), 0);
         }
@@ -646,6 +701,101 @@ START_TEST(parent_exits_ctx_after_child_enters_stream)
 }
 END_TEST
 
+/*
+ * test_simple_context, the whole grid: the parent's body succeeds, fails
+ * with its own error (ValueError), or is interrupted (SIGINT, the C
+ * KeyboardInterrupt); the child returns "yo" or blocks forever; with or
+ * without a stream. The parent's error always wins and cancels the child;
+ * a SIGINT makes the root return -EINTR; otherwise the result is "yo", or
+ * the parent's own acknowledged cancel for a blocking child.
+ */
+enum { PARENT_OK, PARENT_ERROR, PARENT_SIGINT };
+
+static int grid_main(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int perr = i % 3;
+    struct grid_args ga = {(i / 3) % 2, i / 6};
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = child_opts("child");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    axle_ctx *ctx;
+    axle_buf first = {0}, res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.grid", &ga, sizeof ga, &ctx, &first), 0);
+    ck_assert_int_eq(*(int32_t *)first.data, 11);
+    axle_stream *st = NULL;
+    if (ga.open_stream)
+        ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    int rc = 0;
+    if (perr == PARENT_ERROR) {
+        rc = AXLE_SET_ERR(-EDOM, "ValueError in the parent");
+    } else if (perr == PARENT_SIGINT) {
+        raise(SIGINT);
+        rc = axle_sleep(AXLE_NO_DEADLINE); /* the root's SIGINT cancels the body */
+        ck_assert_int_eq(rc, -ECANCELED);
+    } else if (ga.blocks) {
+        ck_assert_int_eq(axle_ctx_cancel(ctx), 0);
+    } else {
+        if (st)
+            ck_assert_int_eq(axle_stream_close(st), 0);
+        ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+        ck_assert_int_eq(memcmp(res.data, "yo", 2), 0);
+    }
+    int crc = axle_ctx_close(ctx, rc);
+    if (perr == PARENT_OK)
+        ck_assert_int_eq(crc, 0);
+    else
+        ck_assert_int_eq(crc, rc);           /* never masked by the child's ContextCancelled */
+    if (perr == PARENT_ERROR && ga.blocks) { /* the child was cancelled: its cleanup ran */
+        for (int k = 0; k < 100 && child_cancelled(p) == 0; k++)
+            axle_sleep(5 * MS);
+        ck_assert_int_eq(child_cancelled(p), 1);
+    }
+    axle_buf_free(&first);
+    axle_buf_free(&res);
+    axle_actor_nursery_cancel(an);
+    ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
+    return crc;
+}
+
+START_TEST(simple_context)
+{
+    int want[] = {0, -EDOM, -EINTR};
+    ck_assert_int_eq(root_run(grid_main, (void *)(intptr_t)_i), want[_i % 3]);
+}
+END_TEST
+
+static int reqresp_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf first = {0}, b = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.reqresp", NULL, 0, &ctx, &first), 0);
+    ck_assert_uint_eq(first.len, 0); /* first is None */
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, NULL, &st), 0);
+    int pongs = 0;
+    for (int k = 0; k < 10; k++) {
+        ck_assert_int_eq(axle_stream_send(st, "ping", 4), 0);
+        ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+        bool pong = b.len == 4 && memcmp(b.data, "pong", 4) == 0;
+        bool yo = b.len == 2 && memcmp(b.data, "yo", 2) == 0;
+        ck_assert_msg(pong || yo, "an unexpected message of %zu bytes", b.len);
+        pongs += pong;
+    }
+    ck_assert_int_gt(pongs, 0);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&first);
+    axle_buf_free(&b);
+    return 0;
+}
+
+START_TEST(reqresp_ontopof_streaming) { ck_assert_int_eq(with_child(reqresp_body, NULL), 0); }
+END_TEST
+
 /* ---- errors on the way in and misuse ------------------------------------------------ */
 
 static int child_cancels_before_started_body(axle_portal *p, void *arg)
@@ -661,11 +811,7 @@ static int child_cancels_before_started_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(child_cancels_before_started)
-{
-    ck_assert_int_eq(with_child(child_cancels_before_started_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(child_cancels_before_started, child_cancels_before_started_body, NULL)
 
 static int started_twice_body(axle_portal *p, void *arg)
 {
@@ -680,11 +826,7 @@ static int started_twice_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(started_misuse_too_many_starteds)
-{
-    ck_assert_int_eq(with_child(started_twice_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(started_misuse_too_many_starteds, started_twice_body, NULL)
 
 static int child_fails_body(axle_portal *p, void *arg)
 {
@@ -714,11 +856,7 @@ static int stream_before_started_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(started_misuse_stream_opened_before_started)
-{
-    ck_assert_int_eq(with_child(stream_before_started_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(started_misuse_stream_opened_before_started, stream_before_started_body, NULL)
 
 /* test_unmasked_remote_exc: the child's real error, not a cancel from its cleanup. */
 static int unmasked_body(axle_portal *p, void *arg)
@@ -755,17 +893,9 @@ static int child_overruns_parent_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(one_end_stream_not_opened_child_overruns_parent)
-{
-    ck_assert_int_eq(with_child(child_overruns_parent_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(one_end_stream_not_opened_child_overruns_parent, child_overruns_parent_body, NULL)
 
-START_TEST(child_error_cancels_the_parents_body_and_is_returned)
-{
-    ck_assert_int_eq(with_child(child_fails_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(child_error_cancels_the_parents_body_and_is_returned, child_fails_body, NULL)
 
 static int open_errors_body(axle_portal *p, void *arg)
 {
@@ -806,11 +936,7 @@ static int started_on_parent_side_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(started_on_the_parent_side_is_an_error)
-{
-    ck_assert_int_eq(with_child(started_on_parent_side_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(started_on_the_parent_side_is_an_error, started_on_parent_side_body, NULL)
 
 /* ---- inter-peer cancellation --------------------------------------------------------- */
 
@@ -898,17 +1024,35 @@ static int service_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(peer_spawns_and_cancels_service_subactor)
+/* The same with a KeyboardInterrupt (SIGINT at the root) while the client's context is open. */
+static int service_sigint_main(void *arg)
 {
-    ck_assert_int_eq(with_child(service_body, NULL), 0);
+    int32_t mode = arg ? FAIL_AFTER_STARTED : BLOCK;
+    axle_actor_nursery *an;
+    ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
+    axle_spawn_opts o = child_opts("child");
+    axle_portal *p;
+    ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
+    axle_ctx *ctx;
+    ck_assert_int_eq(axle_ctx_open(p, "c.spawn_service", &mode, sizeof mode, &ctx, NULL), 0);
+    raise(SIGINT);
+    int rc = axle_sleep(AXLE_NO_DEADLINE); /* the SIGINT cancels the root's body */
+    ck_assert_int_eq(rc, -ECANCELED);
+    rc = axle_ctx_close(ctx, rc); /* ours wins over whatever the service did */
+    ck_assert_int_eq(rc, -ECANCELED);
+    return axle_actor_nursery_close(an, rc);
+}
+
+START_TEST(peer_spawns_service_subactor_then_sigint)
+{
+    /* -EINTR: the tree is cancelled and reaped, the service (a grandchild) included. */
+    ck_assert_int_eq(root_run(service_sigint_main, (void *)(intptr_t)_i), -EINTR);
 }
 END_TEST
 
-START_TEST(peer_spawns_service_subactor_that_errors)
-{
-    ck_assert_int_eq(with_child(service_body, (void *)1), 0);
-}
-END_TEST
+CHILD_TEST(peer_spawns_and_cancels_service_subactor, service_body, NULL)
+
+CHILD_TEST(peer_spawns_service_subactor_that_errors, service_body, (void *)1)
 
 /* test_cancel_ctx_with_parent_side_entered_in_bg_task: cancelled out of band. */
 struct bg {
@@ -1017,11 +1161,7 @@ static int pingpong_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(simple_rpc_ping_pong_over_a_stream)
-{
-    ck_assert_int_eq(with_child(pingpong_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(simple_rpc_ping_pong_over_a_stream, pingpong_body, NULL)
 
 static int child_leaves_body(axle_portal *p, void *arg)
 {
@@ -1044,17 +1184,9 @@ static int child_leaves_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(child_exits_ctx_after_stream_open)
-{
-    ck_assert_int_eq(with_child(child_leaves_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(child_exits_ctx_after_stream_open, child_leaves_body, NULL)
 
-START_TEST(child_exits_ctx_after_stream_open_parent_sends_first)
-{
-    ck_assert_int_eq(with_child(child_leaves_body, (void *)1), 0);
-}
-END_TEST
+CHILD_TEST(child_exits_ctx_after_stream_open_parent_sends_first, child_leaves_body, (void *)1)
 
 /* Opening a stream after axle_ctx_cancel: a misuse error, or the ContextCancelled. */
 static int stream_after_cancel_body(axle_portal *p, void *arg)
@@ -1078,11 +1210,7 @@ static int stream_after_cancel_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(stream_opened_after_cancel_raises_the_ctxc)
-{
-    ck_assert_int_eq(with_child(stream_after_cancel_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(stream_opened_after_cancel_raises_the_ctxc, stream_after_cancel_body, NULL)
 
 /* (a) the parent sends while the child never opens its stream: StreamOverrun. */
 static int one_end_not_opened_body(axle_portal *p, void *arg)
@@ -1108,11 +1236,7 @@ static int one_end_not_opened_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(one_end_stream_not_opened_parent_overruns)
-{
-    ck_assert_int_eq(with_child(one_end_not_opened_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(one_end_stream_not_opened_parent_overruns, one_end_not_opened_body, NULL)
 
 /* A slow echo with a 1-message buffer: with allow_overruns nothing is lost. */
 static int overruns_allowed_body(axle_portal *p, void *arg)
@@ -1142,11 +1266,7 @@ static int overruns_allowed_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(allow_overruns_on_both_sides_loses_nothing)
-{
-    ck_assert_int_eq(with_child(overruns_allowed_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(allow_overruns_on_both_sides_loses_nothing, overruns_allowed_body, NULL)
 
 /* The same slow child without allow_overruns: the parent gets the StreamOverrun. */
 static int overruns_not_allowed_body(axle_portal *p, void *arg)
@@ -1167,11 +1287,7 @@ static int overruns_not_allowed_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(slow_child_without_allow_overruns_reports_the_overrun)
-{
-    ck_assert_int_eq(with_child(overruns_not_allowed_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(slow_child_without_allow_overruns_reports_the_overrun, overruns_not_allowed_body, NULL)
 
 /*
  * test_maybe_allow_overruns_stream, all 16 cases: overruns allowed on no
@@ -1266,11 +1382,7 @@ static int stop_behind_overflow_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(stop_never_overtakes_overflowed_data)
-{
-    ck_assert_int_eq(with_child(stop_behind_overflow_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(stop_never_overtakes_overflowed_data, stop_behind_overflow_body, NULL)
 
 /* Another task cancels the context while the first one receives. */
 struct mt {
@@ -1302,11 +1414,7 @@ static int multitask_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(multitask_parent_cancels_from_nonroot_task)
-{
-    ck_assert_int_eq(with_child(multitask_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(multitask_parent_cancels_from_nonroot_task, multitask_body, NULL)
 
 /* The child dies mid-stream: what it sent arrives, then an error, never a hang. */
 static int dies_mid_stream_main(void *arg)
@@ -1352,7 +1460,9 @@ END_TEST
  * child's, both (either first) or neither, with or without closing the
  * stream first. Every case ends with an exact error and never hangs: the
  * parent's stream and context give -AXLE_ETRANSPORT once the connection is
- * gone (whoever broke it), or, with no break, the child's count.
+ * gone (whoever broke it), or, with no break, the child's count; then a
+ * SIGINT, and the root ends with -AXLE_ETRANSPORT when the parent broke the
+ * transport (alone or first), else -EINTR, as in the reference.
  */
 enum { BRK_NONE, BRK_PARENT, BRK_CHILD, BRK_BOTH_PARENT_FIRST, BRK_BOTH_CHILD_FIRST };
 
@@ -1403,15 +1513,31 @@ static int ipc_break_main(void *arg)
             ck_assert_int_eq(axle_ctx_close(ctx, rc), -AXLE_ETRANSPORT);
     }
     axle_buf_free(&res);
+    /*
+     * Then, as the reference's test does, the user hits ^C: a break on our
+     * side is our error and goes up first (tractor: TransportClosed); with
+     * no break, or the child's, the stream just ended for us and the
+     * interrupt is what ends the tree (KeyboardInterrupt: -EINTR).
+     */
+    bool ours = kind == BRK_PARENT || kind == BRK_BOTH_PARENT_FIRST;
+    if (!ours) {
+        raise(SIGINT);
+        ck_assert_int_eq(axle_sleep(AXLE_NO_DEADLINE), -ECANCELED);
+        rc = -ECANCELED;
+    }
     axle_actor_nursery_cancel(an);
     /* The child ends when its link to us does: cancelled, exit status 0. */
-    ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
-    return 0;
+    int nrc = axle_actor_nursery_close(an, ours ? 0 : rc);
+    ck_assert_int_eq(nrc, ours ? 0 : -ECANCELED);
+    return ours ? -AXLE_ETRANSPORT : nrc;
 }
 
 START_TEST(ipc_channel_break_during_stream)
 {
-    ck_assert_int_eq(root_run(ipc_break_main, (void *)(intptr_t)_i), 0);
+    int kind = _i % 5;
+    bool ours = kind == BRK_PARENT || kind == BRK_BOTH_PARENT_FIRST;
+    ck_assert_int_eq(root_run(ipc_break_main, (void *)(intptr_t)_i),
+                     ours ? -AXLE_ETRANSPORT : -EINTR);
 }
 END_TEST
 
@@ -1469,16 +1595,13 @@ static int fan_out_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(stream_fan_out_to_local_subscriptions)
-{
-    ck_assert_int_eq(with_child(fan_out_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(stream_fan_out_to_local_subscriptions, fan_out_body, NULL)
 
 #define LAG_N 40
 
 struct lag_task {
     axle_sub *sub;
+    bool raise;
     int got, lagged;
     uint64_t missed;
 };
@@ -1488,6 +1611,7 @@ static int slow_reader(void *arg)
 {
     struct lag_task *t = arg;
     int32_t last = -1;
+    uint64_t skipped = 0; /* reported missed since the last value */
     for (;;) {
         int32_t v;
         axle_buf b = {0};
@@ -1498,7 +1622,11 @@ static int slow_reader(void *arg)
             axle_buf_free(&b);
             if (v <= last) /* in order; what it did not see, it was told of */
                 return AXLE_SET_ERR(-EPROTO, "value %d after %d", (int)v, (int)last);
+            if (t->raise && v != last + 1 + (int32_t)skipped) /* resumed at the oldest kept */
+                return AXLE_SET_ERR(-EPROTO, "value %d after %d and %llu missed", (int)v, (int)last,
+                                    (unsigned long long)skipped);
             last = v;
+            skipped = 0;
             t->got++;
             axle_sleep(10 * MS);
         } else if (rc == -AXLE_ELAGGED) {
@@ -1506,6 +1634,7 @@ static int slow_reader(void *arg)
                 return AXLE_SET_ERR(-EPROTO, "lagged without a count");
             t->lagged++;
             t->missed += missed;
+            skipped += missed;
         } else {
             return rc == -AXLE_EEOC ? 0 : rc;
         }
@@ -1522,7 +1651,7 @@ static int lag_body(axle_portal *p, void *arg)
     ck_assert_int_eq(axle_ctx_open(p, "c.emit", &n, sizeof n, &ctx, NULL), 0);
     axle_stream_opts so = {.allow_overruns = true};
     ck_assert_int_eq(axle_ctx_open_stream(ctx, &so, &st), 0);
-    struct lag_task t = {0};
+    struct lag_task t = {.raise = raise};
     axle_sub_opts o = {.max_buffer = 4, .no_raise_on_lag = !raise};
     ck_assert_int_eq(axle_stream_subscribe(st, &o, &t.sub), 0);
     axle_nursery *nn;
@@ -1604,11 +1733,7 @@ static int first_cancelled_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(first_recver_is_cancelled_and_subscribe_errors_after_close)
-{
-    ck_assert_int_eq(with_child(first_cancelled_body, NULL), 0);
-}
-END_TEST
+CHILD_TEST(first_recver_is_cancelled_and_subscribe_errors_after_close, first_cancelled_body, NULL)
 
 /* ---- shared resources by key (maybe_open_context) -------------------------------------- */
 
@@ -1962,23 +2087,142 @@ static int gather_body(axle_portal *p, void *arg)
     return 0;
 }
 
-START_TEST(gather_contexts_in_input_order_all_or_none)
+CHILD_TEST(gather_contexts_in_input_order_all_or_none, gather_body, NULL)
+
+/* test_local_task_fanout_from_stream: the child's values, every one to every consumer. */
+#define FANOUT_N 300
+
+struct counter {
+    axle_sub *sub;
+    int got;
+    int rc;
+};
+
+static int counter_task(void *arg)
 {
-    ck_assert_int_eq(with_child(gather_body, NULL), 0);
+    struct counter *c = arg;
+    axle_buf b = {0};
+    int32_t want = 0;
+    while ((c->rc = axle_sub_recv(c->sub, &b, NULL)) == 0) {
+        if (*(int32_t *)b.data != want++) {
+            c->rc = -EPROTO;
+            break;
+        }
+        c->got++;
+    }
+    if (c->rc == -AXLE_EEOC)
+        c->rc = 0;
+    axle_buf_free(&b);
+    return 0;
 }
-END_TEST
+
+static int local_fanout_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    int32_t n = FANOUT_N;
+    ck_assert_int_eq(axle_ctx_open(p, "c.emit", &n, sizeof n, &ctx, NULL), 0);
+    axle_stream_opts so = {.allow_overruns = true};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &so, &st), 0);
+    struct counter c[3];
+    axle_sub_opts o = {.max_buffer = FANOUT_N}; /* non-lossy for every consumer */
+    axle_nursery *nu;
+    ck_assert_int_eq(axle_nursery_open(&nu), 0);
+    for (int i = 0; i < 3; i++) {
+        c[i] = (struct counter){0};
+        ck_assert_int_eq(axle_stream_subscribe(st, &o, &c[i].sub), 0);
+        ck_assert_int_eq(axle_nursery_start_soon(nu, counter_task, &c[i], NULL), 0);
+    }
+    ck_assert_int_eq(axle_nursery_close(nu, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(c[i].rc, 0);
+        ck_assert_int_eq(c[i].got, FANOUT_N); /* counts == max */
+        ck_assert_int_eq(axle_sub_close(c[i].sub), 0);
+    }
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+CHILD_TEST(local_task_fanout_from_stream, local_fanout_body, NULL)
+
+/*
+ * test_faster_task_to_recv_is_cancelled_by_slower: the fast consumer is
+ * cancelled while it is the one reading the stream; the slow one goes on
+ * and receives every value.
+ */
+static int slow_counter(void *arg)
+{
+    struct counter *c = arg;
+    axle_buf b = {0};
+    while (c->got < 20 && (c->rc = axle_sub_recv(c->sub, &b, NULL)) == 0) {
+        if (*(int32_t *)b.data != c->got)
+            c->rc = -EPROTO;
+        c->got++;
+        axle_sleep(2 * MS);
+    }
+    axle_buf_free(&b);
+    return 0;
+}
+
+static int fast_reader(void *arg)
+{
+    axle_sub *sub = arg;
+    while (axle_sub_recv(sub, NULL, NULL) == 0)
+        ;
+    return 0;
+}
+
+static int faster_cancelled_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    open_echo(p, (struct echo_args){0, 1, 0}, true, &ctx, &st);
+    axle_sub *fast, *slow_sub;
+    ck_assert_int_eq(axle_stream_subscribe(st, NULL, &fast), 0);
+    ck_assert_int_eq(axle_stream_subscribe(st, NULL, &slow_sub), 0);
+    struct counter sc = {slow_sub, 0, 0};
+    axle_nursery *outer, *fastn;
+    ck_assert_int_eq(axle_nursery_open(&outer), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(outer, slow_counter, &sc, NULL), 0);
+    ck_assert_int_eq(axle_nursery_open(&fastn), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(fastn, fast_reader, fast, NULL), 0);
+    for (int32_t i = 0; i < 20; i++) {
+        ck_assert_int_eq(axle_stream_send(st, &i, sizeof i), 0);
+        axle_sleep(1 * MS);
+        if (i == 5) { /* the fast one is reading the stream now: cancel it */
+            axle_nursery_cancel(fastn);
+            ck_assert_int_eq(axle_nursery_close(fastn, 0), 0);
+        }
+    }
+    ck_assert_int_eq(axle_nursery_close(outer, 0), 0);
+    ck_assert_int_eq(sc.rc, 0);
+    ck_assert_int_eq(sc.got, 20); /* every value reached the slower one */
+    ck_assert_int_eq(axle_sub_close(fast), 0);
+    ck_assert_int_eq(axle_sub_close(slow_sub), 0);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+CHILD_TEST(faster_task_to_recv_is_cancelled_by_slower, faster_cancelled_body, NULL)
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--axle-child") == 0)
         return axle_main(argc, argv, NULL, NULL, NULL); /* exec backend: does not return */
     Suite *s = suite_create("context");
+    TCase *tc = axle_test_tcase("simple_grid", 30);
+    tcase_add_loop_test(tc, simple_context, 0, 12);
+    suite_add_tcase(s, tc);
+    ADD_CASE(s, "reqresp", 30, reqresp_ontopof_streaming);
     ADD_CASE(s, "simple", 30, simple_context_child_returns,
              simple_context_close_waits_for_the_result,
              simple_context_parent_error_is_not_masked_and_cancels_the_child);
-    TCase *tc = axle_test_tcase("parent_cancels", 30);
+    tc = axle_test_tcase("parent_cancels", 30);
     tcase_add_loop_test(tc, parent_cancels, 0, 8);
-    tcase_add_loop_test(tc, parent_exits_ctx_after_child_enters_stream, 0, 8);
+    tcase_add_loop_test(tc, parent_exits_ctx_after_child_enters_stream, 0, 16);
     suite_add_tcase(s, tc);
     tc = axle_test_tcase("ipc_break", 30);
     tcase_add_loop_test(tc, ipc_channel_break_during_stream, 0, 10);
@@ -1994,6 +2238,7 @@ int main(int argc, char **argv)
     tc = axle_test_tcase("inter_peer_more", 30);
     tcase_add_test(tc, peer_spawns_and_cancels_service_subactor);
     tcase_add_test(tc, peer_spawns_service_subactor_that_errors);
+    tcase_add_loop_test(tc, peer_spawns_service_subactor_then_sigint, 0, 2);
     tcase_add_loop_test(tc, cancel_ctx_with_parent_side_entered_in_bg_task, 0, 2);
     suite_add_tcase(s, tc);
     ADD_CASE(s, "inter_peer", 30, peer_canceller_every_context_names_the_canceller,
@@ -2006,6 +2251,8 @@ int main(int argc, char **argv)
         allow_overruns_on_both_sides_loses_nothing,
         slow_child_without_allow_overruns_reports_the_overrun, stop_never_overtakes_overflowed_data,
         multitask_parent_cancels_from_nonroot_task, child_dies_mid_stream);
+    ADD_CASE(s, "broadcast_more", 30, local_task_fanout_from_stream,
+             faster_task_to_recv_is_cancelled_by_slower);
     ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
              consumer_and_parent_maybe_lag, no_raise_on_lag,
              first_recver_is_cancelled_and_subscribe_errors_after_close);
