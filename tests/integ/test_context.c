@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MS (1000 * 1000LL)
 
@@ -426,6 +428,42 @@ static int c_reqresp(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
     return axle_nursery_close(n, rc == -AXLE_EEOC ? 0 : rc);
 }
 AXLE_EXPORT_CTX("c.reqresp", c_reqresp)
+
+/* A resource whose exit leaves a mark: the file named by arg (a path). */
+static int mark_enter(void *arg, void **value)
+{
+    *value = arg;
+    return 0;
+}
+
+static int mark_exit(void *arg, void *value)
+{
+    (void)value;
+    axle_sleep(50 * MS); /* an exit that takes a while, shielded */
+    FILE *f = fopen(arg, "w");
+    if (f)
+        fclose(f);
+    return 0;
+}
+
+static const axle_resource_ops MARK_OPS = {mark_enter, mark_exit};
+
+/* Hold a shared resource until cancelled (args: the mark file's path). */
+static int c_hold_resource(const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    static char path[512];
+    snprintf(path, sizeof path, "%.*s", (int)len, (const char *)args);
+    axle_resource *h;
+    void *v;
+    int rc = axle_resource_open("held", &MARK_OPS, path, &h, &v, NULL);
+    if (rc < 0)
+        return rc;
+    rc = axle_sleep(AXLE_NO_DEADLINE);
+    int crc = axle_resource_close(h); /* the final user: waits for the exit */
+    return crc < 0 ? crc : rc;
+}
+AXLE_EXPORT("c.hold_resource", c_hold_resource)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -1680,6 +1718,71 @@ static int lag_body(axle_portal *p, void *arg)
 START_TEST(consumer_and_parent_maybe_lag) { ck_assert_int_eq(with_child(lag_body, NULL), 0); }
 END_TEST
 
+struct counter {
+    axle_sub *sub;
+    int got;
+    int rc;
+};
+
+static int counter_task(void *arg)
+{
+    struct counter *c = arg;
+    axle_buf b = {0};
+    int32_t want = 0;
+    while ((c->rc = axle_sub_recv(c->sub, &b, NULL)) == 0) {
+        if (*(int32_t *)b.data != want++) {
+            c->rc = -EPROTO;
+            break;
+        }
+        c->got++;
+    }
+    if (c->rc == -AXLE_EEOC)
+        c->rc = 0;
+    axle_buf_free(&b);
+    return 0;
+}
+
+/* The other way round: the parent (the stream's own receive) is the slow one and lags. */
+static int parent_lags_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    int32_t n = LAG_N;
+    ck_assert_int_eq(axle_ctx_open(p, "c.emit", &n, sizeof n, &ctx, NULL), 0);
+    axle_stream_opts so = {.allow_overruns = true};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &so, &st), 0);
+    struct counter fast = {0};
+    axle_sub_opts o = {.max_buffer = 4};
+    ck_assert_int_eq(axle_stream_subscribe(st, &o, &fast.sub), 0);
+    axle_nursery *nn;
+    ck_assert_int_eq(axle_nursery_open(&nn), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(nn, counter_task, &fast, NULL), 0);
+    axle_buf b = {0};
+    int lagged = 0, rc;
+    int32_t last = -1;
+    while ((rc = axle_stream_recv(st, &b)) != -AXLE_EEOC) {
+        if (rc == -AXLE_ELAGGED) {
+            lagged++;
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_gt(*(int32_t *)b.data, last);
+        last = *(int32_t *)b.data;
+        axle_sleep(10 * MS);
+    }
+    ck_assert_int_eq(axle_nursery_close(nn, 0), 0);
+    ck_assert_int_ge(lagged, 1); /* the slower one lags... */
+    ck_assert_int_eq(fast.rc, 0);
+    ck_assert_int_eq(fast.got, LAG_N); /* ...the faster one never does */
+    ck_assert_int_eq(axle_sub_close(fast.sub), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    axle_buf_free(&b);
+    return 0;
+}
+
+CHILD_TEST(consumer_and_parent_maybe_lag_parent_slower, parent_lags_body, NULL)
+
 START_TEST(no_raise_on_lag) { ck_assert_int_eq(with_child(lag_body, (void *)1), 0); }
 END_TEST
 
@@ -1944,6 +2047,50 @@ static int reentry_main(void *arg)
 START_TEST(resource_reentry_during_teardown) { ck_assert_int_eq(root_run(reentry_main, NULL), 0); }
 END_TEST
 
+/*
+ * test_moc_service_nursery_cancellation_completes_exit: the actor holding a
+ * resource is cancelled (its runtime, where the service task lives, with
+ * it); the final user's close does not deadlock and the exit runs.
+ */
+struct hold {
+    axle_portal *p;
+    const char *mark;
+    int rc;
+};
+
+static int hold_task(void *arg)
+{
+    struct hold *h = arg;
+    h->rc = axle_portal_run(h->p, "c.hold_resource", h->mark, strlen(h->mark), NULL);
+    return 0;
+}
+
+static int service_cancel_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    char dir[256], mark[512];
+    ck_assert_int_gt(axle_runtime_dir(dir, sizeof dir), 0);
+    snprintf(mark, sizeof mark, "%s/res-exited-%d", dir, (int)getpid());
+    unlink(mark);
+    /* A task's call blocks in the child, holding the resource; cancel the whole child. */
+    struct hold h = {p, mark, 1};
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, hold_task, &h, NULL), 0);
+    axle_sleep(100 * MS);
+    ck_assert_int_eq(axle_portal_cancel_actor(p, 0), 1); /* acked: nothing deadlocked */
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    ck_assert_int_ne(h.rc, 0); /* the call ended with its actor, not normally */
+    struct stat sb;
+    for (int k = 0; k < 100 && stat(mark, &sb) < 0; k++)
+        axle_sleep(5 * MS);
+    ck_assert_int_eq(stat(mark, &sb), 0); /* the exit ran */
+    unlink(mark);
+    return 0;
+}
+
+CHILD_TEST(service_cancellation_completes_resource_exit, service_cancel_body, NULL)
+
 /* Different keys: independent resources and teardowns. */
 static int per_key_main(void *arg)
 {
@@ -2092,30 +2239,6 @@ CHILD_TEST(gather_contexts_in_input_order_all_or_none, gather_body, NULL)
 /* test_local_task_fanout_from_stream: the child's values, every one to every consumer. */
 #define FANOUT_N 300
 
-struct counter {
-    axle_sub *sub;
-    int got;
-    int rc;
-};
-
-static int counter_task(void *arg)
-{
-    struct counter *c = arg;
-    axle_buf b = {0};
-    int32_t want = 0;
-    while ((c->rc = axle_sub_recv(c->sub, &b, NULL)) == 0) {
-        if (*(int32_t *)b.data != want++) {
-            c->rc = -EPROTO;
-            break;
-        }
-        c->got++;
-    }
-    if (c->rc == -AXLE_EEOC)
-        c->rc = 0;
-    axle_buf_free(&b);
-    return 0;
-}
-
 static int local_fanout_body(axle_portal *p, void *arg)
 {
     (void)arg;
@@ -2254,14 +2377,15 @@ int main(int argc, char **argv)
     ADD_CASE(s, "broadcast_more", 30, local_task_fanout_from_stream,
              faster_task_to_recv_is_cancelled_by_slower);
     ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
-             consumer_and_parent_maybe_lag, no_raise_on_lag,
-             first_recver_is_cancelled_and_subscribe_errors_after_close);
+             consumer_and_parent_maybe_lag, consumer_and_parent_maybe_lag_parent_slower,
+             no_raise_on_lag, first_recver_is_cancelled_and_subscribe_errors_after_close);
     ADD_CASE(s, "resources", 30, resource_only_entered_once, last_user_waits_for_resource_exit,
              resource_exit_error_reaches_the_final_user,
              final_user_cancelled_still_waits_and_exit_error_wins,
              lock_not_corrupted_on_fast_cancel, resource_reentry_during_teardown,
              per_key_resource_lifecycle);
     ADD_CASE(s, "shared_stream", 30, open_local_sub_to_stream,
+             service_cancellation_completes_resource_exit,
              gather_contexts_in_input_order_all_or_none);
     return axle_test_main(s);
 }
