@@ -68,37 +68,7 @@ struct axle_error {
 struct axle_error **axle__error_slot(void);
 struct axle_error **axle__task_error_slot(axle_task *t);
 
-static const struct {
-    int code;
-    const char *name, *msg;
-} axle_codes[] = {
-#define AXLE__ERR_ROW(name, val, msg) {val, "AXLE_" #name, msg},
-    AXLE_ERRNO_MAP(AXLE__ERR_ROW)
-#undef AXLE__ERR_ROW
-};
-
-const char *axle_strerror(int code)
-{
-    if (code < 0)
-        code = -code;
-    for (size_t i = 0; i < sizeof axle_codes / sizeof axle_codes[0]; i++)
-        if (axle_codes[i].code == code)
-            return axle_codes[i].msg;
-    if (code > 0 && code < 4096)
-        return strerror(code);
-    return "unknown error";
-}
-
-const char *axle_errname(int code)
-{
-    if (code < 0)
-        code = -code;
-    for (size_t i = 0; i < sizeof axle_codes / sizeof axle_codes[0]; i++)
-        if (axle_codes[i].code == code)
-            return axle_codes[i].name;
-    const char *n = code > 0 && code < 4096 ? strerrorname_np(code) : NULL;
-    return n ? n : "E?";
-}
+/* axle_strerror and axle_errname live in shm/errstr.c, which libaxle-shm carries too. */
 
 /* ------------------------------------------------------------ lifetime --- */
 

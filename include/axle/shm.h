@@ -33,6 +33,10 @@
  * Fork story: a handle is per process. A forked child must not use or close
  * its parent's handles (close in a child never unlinks: only the creating
  * pid unlinks); it creates or attaches its own.
+ *
+ * Errors are negative errno values or AXLE_E* codes; axle_strerror and
+ * axle_errname (<axle/error.h>) describe them, and libaxle-shm carries both
+ * (examples/shm_pair.c is a program linking it alone).
  */
 #ifndef AXLE_SHM_H
 #define AXLE_SHM_H
