@@ -9,6 +9,13 @@
  * inherited handle never removes its parent's segment. The owner pid in
  * the name is what lets axle_shm_reap() remove the segments of dead owners.
  *
+ * The alternative, a sealed memfd (axle_shm_create_memfd): anonymous, so
+ * nothing to unlink or reap; its size sealed (F_SEAL_SHRINK, F_SEAL_GROW,
+ * then F_SEAL_SEAL) so a peer it is passed to can never make the mapping
+ * shorter under us (a SIGBUS) nor grow it; it reaches another process as
+ * an fd over a Unix socket (SCM_RIGHTS: axle_shm_send_fd / recv_fd), and
+ * attach refuses an fd without those seals. Its handle keeps the fd.
+ *
  * Nothing here trusts the contents of a segment; interpreting them (and
  * validating them) is the job of the structures built on top (ring.c).
  * Allocation happens only at create/attach, never on a data path, and an
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +42,7 @@
 struct axle_shm {
     void *base;              /* the mapping; Invariant: never NULL */
     size_t size;             /* bytes mapped */
+    int fd;                  /* a memfd segment's fd (owned), or -1 for a named one */
     pid_t owner;             /* the creator's pid, as in the name */
     pid_t creator;           /* getpid() of the creating handle, or 0 for an attach */
     char name[SHM_NAME_MAX]; /* "/axle.<owner>.<key>", for shm_open/shm_unlink */
@@ -75,6 +84,7 @@ int axle_shm_create(axle_shm **out, const char *key, size_t size)
     axle_shm *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    s->fd = -1;
     s->owner = s->creator = getpid();
     int rc = name_make(s->name, key, s->owner);
     if (rc < 0)
@@ -119,6 +129,7 @@ int axle_shm_attach(axle_shm **out, const char *key, pid_t owner)
     axle_shm *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    s->fd = -1;
     s->owner = owner;
     int rc = name_make(s->name, key, owner);
     if (rc < 0)
@@ -159,9 +170,150 @@ void axle_shm_close(axle_shm *s)
     if (!s)
         return;
     munmap(s->base, s->size);
-    if (s->creator && s->creator == getpid())
+    if (s->fd >= 0)
+        close(s->fd);
+    else if (s->creator && s->creator == getpid())
         shm_unlink(s->name);
     free(s);
+}
+
+/* ---- sealed memfds ---------------------------------------------------------- */
+
+#define MEMFD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Map fd (size bytes) into a new handle that keeps fd. */
+static int memfd_handle(axle_shm **out, int fd, size_t size, pid_t creator)
+{
+    axle_shm *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (s->base == MAP_FAILED) {
+        int rc = -errno;
+        free(s);
+        return rc;
+    }
+    s->size = size;
+    s->fd = fd;
+    s->owner = creator ? creator : 0;
+    s->creator = creator;
+    snprintf(s->name, sizeof s->name, "memfd:%d", fd);
+    *out = s;
+    return 0;
+}
+
+int axle_shm_create_memfd(axle_shm **out, const char *key, size_t size)
+{
+    *out = NULL;
+    if (size == 0 || size > (size_t)PTRDIFF_MAX)
+        return -EINVAL;
+    int rc = key_check(key);
+    if (rc < 0)
+        return rc;
+    char name[SHM_NAME_MAX];
+    snprintf(name, sizeof name, "axle.%s", key); /* only for /proc/<pid>/fd listings */
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    if (fallocate(fd, 0, 0, (off_t)size) < 0) {
+        rc = -errno;
+        if (rc == -EOPNOTSUPP)
+            rc = -posix_fallocate(fd, 0, (off_t)size);
+        if (rc < 0)
+            goto out_close;
+    }
+    if (fcntl(fd, F_ADD_SEALS, MEMFD_SEALS) < 0) {
+        rc = -errno;
+        goto out_close;
+    }
+    if ((rc = memfd_handle(out, fd, size, getpid())) == 0)
+        return 0;
+out_close:
+    close(fd);
+    return rc;
+}
+
+int axle_shm_fd(const axle_shm *s) { return s->fd; }
+
+int axle_shm_attach_fd(axle_shm **out, int fd)
+{
+    *out = NULL;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0)
+        return errno == EINVAL ? -AXLE_ESHMCORRUPT : -errno; /* not a sealable memfd */
+    if ((seals & MEMFD_SEALS) != MEMFD_SEALS)
+        return -AXLE_ESHMCORRUPT; /* its size could still change under us */
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_size <= 0 || (uintmax_t)st.st_size > (uintmax_t)PTRDIFF_MAX)
+        return -AXLE_ESHMCORRUPT;
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0)
+        return -errno;
+    int rc = memfd_handle(out, own, (size_t)st.st_size, 0);
+    if (rc < 0)
+        close(own);
+    return rc;
+}
+
+int axle_shm_send_fd(int sock, const axle_shm *s)
+{
+    if (s->fd < 0)
+        return -EINVAL; /* a named segment travels by its key */
+    char byte = 'm';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &s->fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : n < 0 ? -errno : -EPROTO;
+}
+
+int axle_shm_recv_fd(int sock, axle_shm **out)
+{
+    *out = NULL;
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    int fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    if (n == 0 && fd < 0)
+        return -EPIPE; /* the sender is gone */
+    if (fd < 0 || (mh.msg_flags & MSG_CTRUNC)) {
+        if (fd >= 0)
+            close(fd);
+        return -EPROTO;
+    }
+    int rc = axle_shm_attach_fd(out, fd);
+    close(fd); /* attach keeps its own copy */
+    return rc;
 }
 
 void *axle_shm_base(const axle_shm *s) { return s->base; }

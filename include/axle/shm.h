@@ -103,6 +103,45 @@ AXLE_API const char *axle_shm_name(const axle_shm *s);
 AXLE_API pid_t axle_shm_owner(const axle_shm *s);
 
 /*
+ * axle_shm_create_memfd — the alternative to a named segment: an anonymous
+ * memfd of size bytes (space reserved like a named one: -ENOSPC up
+ * front), sealed against shrinking and growing, that reaches another
+ * process as an fd over a Unix socket (axle_shm_send_fd). Nothing is
+ * created under /dev/shm, so there is nothing to unlink or reap: the
+ * memory goes when the last process holding the fd or a mapping lets go.
+ *   key: names it in /proc/<pid>/fd listings only; validated as above.
+ * Returns: 0.  Errors: -EINVAL; -ENOSPC; -ENOMEM; other negated errnos of
+ *   memfd_create, fallocate, fcntl or mmap.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_create_memfd(axle_shm **out, const char *key, size_t size);
+
+/* A memfd segment's fd (borrowed, valid until axle_shm_close), or -1 for a named one. */
+AXLE_API int axle_shm_fd(const axle_shm *s);
+
+/*
+ * axle_shm_attach_fd — map a memfd segment received from another process.
+ *   fd: borrowed (the handle keeps its own duplicate).
+ * Returns: 0.
+ * Errors: -AXLE_ESHMCORRUPT the fd is not a memfd sealed against resizing
+ *   (its size could change under the mapping) or is empty; other negated
+ *   errnos of fcntl, fstat or mmap.
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_attach_fd(axle_shm **out, int fd);
+
+/*
+ * axle_shm_send_fd / axle_shm_recv_fd — pass a memfd segment over a
+ * connected Unix socket (one byte and the fd as SCM_RIGHTS), and map one
+ * received (as axle_shm_attach_fd). Blocking; no checkpoint.
+ * Returns: 0.  Errors: send: -EINVAL for a named segment (it travels by
+ *   key), -errno of sendmsg; recv: -EPIPE the sender is gone, -EPROTO no
+ *   fd came, -errno of recvmsg, and attach's errors.
+ */
+AXLE_API int axle_shm_send_fd(int sock, const axle_shm *s);
+AXLE_API int axle_shm_recv_fd(int sock, axle_shm **out);
+
+/*
  * axle_shm_reap — unlink every /dev/shm/axle.<pid>.* whose owner pid no
  * longer exists (kill(pid, 0) fails with ESRCH). Processes that still map
  * such a segment keep their mapping.

@@ -10,12 +10,16 @@
  */
 #define _GNU_SOURCE
 #include <axle/shm.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -927,11 +931,95 @@ START_TEST(ring_writer_blocked_on_a_stopped_reader_is_cancellable)
 }
 END_TEST
 
+/* ---- sealed memfd segments ----------------------------------------------- */
+
+static int dev_shm_entries(void)
+{
+    int n = 0;
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(memfd_segment_travels_over_a_unix_socket)
+{
+    int before = dev_shm_entries();
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_create_memfd(&s, "feed", 64 * 1024), 0);
+    ck_assert_int_ge(axle_shm_fd(s), 0);
+    ck_assert_int_eq(dev_shm_entries(), before); /* nothing named, nothing to unlink */
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the peer: map what it receives, write a pattern, report */
+        close(sv[0]);
+        axle_shm *r;
+        int rc = axle_shm_recv_fd(sv[1], &r);
+        if (rc == 0) {
+            memset(axle_shm_base(r), 0x5a, axle_shm_size(r));
+            rc = (int)axle_shm_size(r) == 64 * 1024 ? 0 : -1;
+            /* The seals hold on its side too: it cannot shrink what we map. */
+            if (rc == 0 && ftruncate(axle_shm_fd(r), 4096) == 0)
+                rc = -2;
+            axle_shm_close(r);
+        }
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(sv[1]);
+    ck_assert_int_eq(axle_shm_send_fd(sv[0], s), 0);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const uint8_t *b = axle_shm_base(s);
+    for (size_t i = 0; i < axle_shm_size(s); i += 4096)
+        ck_assert_uint_eq(b[i], 0x5a);
+    close(sv[0]);
+    axle_shm_close(s);
+    ck_assert_int_eq(dev_shm_entries(), before);
+}
+END_TEST
+
+START_TEST(memfd_attach_refuses_what_could_change_size)
+{
+    /* An unsealed memfd, and a memfd of size 0: refused. */
+    int fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 4096), 0);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach_fd(&s, fd), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+    ck_assert_int_eq(axle_shm_attach_fd(&s, fd), -AXLE_ESHMCORRUPT); /* seals not sealed */
+    ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+    ck_assert_int_eq(axle_shm_attach_fd(&s, fd), 0); /* now it is */
+    ck_assert_uint_eq(axle_shm_size(s), 4096);
+    axle_shm_close(s);
+    close(fd);
+    /* Not a memfd at all. */
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    ck_assert_int_eq(axle_shm_attach_fd(&s, pfd[0]), -AXLE_ESHMCORRUPT);
+    close(pfd[0]);
+    close(pfd[1]);
+    /* A named segment travels by its key, not as an fd. */
+    axle_shm *named;
+    ck_assert_int_eq(axle_shm_create(&named, "named", 4096), 0);
+    ck_assert_int_eq(axle_shm_fd(named), -1);
+    ck_assert_int_eq(axle_shm_send_fd(0, named), -EINVAL);
+    axle_shm_close(named);
+}
+END_TEST
+
 static Suite *shm_suite(void)
 {
     Suite *s = suite_create("shm");
     ADD_CASE(s, "segments", 10, shm_create_attach_close_unlinks, shm_create_duplicate_is_eexist,
              shm_bad_key_is_einval, shm_reap_removes_dead_owners_segments);
+    ADD_CASE(s, "memfd", 10, memfd_segment_travels_over_a_unix_socket,
+             memfd_attach_refuses_what_could_change_size);
     ADD_CASE(s, "ring", 10, ring_layout_is_frozen, ring_round_trip_varied_sizes,
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
