@@ -23,6 +23,8 @@
  */
 #define _GNU_SOURCE
 #include <axle/shm.h>
+
+#include "fdpass.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -261,56 +263,24 @@ int axle_shm_send_fd(int sock, const axle_shm *s)
 {
     if (s->fd < 0)
         return -EINVAL; /* a named segment travels by its key */
-    char byte = 'm';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &s->fd, sizeof(int));
-    ssize_t n;
-    do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == 1 ? 0 : n < 0 ? -errno : -EPROTO;
+    return axle__fd_send(sock, "m", 1, s->fd);
 }
 
 int axle_shm_recv_fd(int sock, axle_shm **out)
 {
     *out = NULL;
     char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    int fd = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    if (n == 0 && fd < 0)
-        return -EPIPE; /* the sender is gone */
-    if (fd < 0 || (mh.msg_flags & MSG_CTRUNC)) {
+    int fd;
+    ssize_t n = axle__fd_recv(sock, &byte, 1, &fd);
+    if (n == 0) {
         if (fd >= 0)
             close(fd);
-        return -EPROTO;
+        return -EPIPE; /* the sender is gone */
     }
+    if (n < 0)
+        return (int)n;
+    if (fd < 0)
+        return -EPROTO;
     int rc = axle_shm_attach_fd(out, fd);
     close(fd); /* attach keeps its own copy */
     return rc;

@@ -56,6 +56,8 @@
 #define _GNU_SOURCE
 #include "spawn_int.h"
 
+#include "../shm/fdpass.h"
+
 #include <axle/error.h>
 #include <axle/log.h>
 #include <axle/task.h>
@@ -105,72 +107,6 @@ static struct {
     int pidfd; /* its pidfd (owned), or -1 */
     int sock;  /* our end of the request socket (owned), or -1 */
 } Z = {0, -1, -1};
-
-/* ---- fd passing ------------------------------------------------------- */
-
-/* Send one record with fd (or none when fd < 0). Returns 0 or -errno. */
-static int send_rec(int sock, const void *rec, size_t len, int fd)
-{
-    struct iovec iov = {.iov_base = (void *)rec, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    return (size_t)n == len ? 0 : -EPROTO;
-}
-
-/*
- * Receive one record of exactly len bytes and at most one fd (CLOEXEC),
- * *fd = -1 when none came. Returns len, 0 on EOF, or -errno (-EPROTO for a
- * record of the wrong size or a truncated control message).
- */
-static ssize_t recv_rec(int sock, void *rec, size_t len, int *fd)
-{
-    *fd = -1;
-    struct iovec iov = {.iov_base = rec, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    if (n == 0)
-        return 0;
-    if ((size_t)n != len || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
-        return -EPROTO;
-    }
-    return n;
-}
 
 /* ---- the zygote ------------------------------------------------------- */
 
@@ -239,7 +175,7 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t root)
     for (;;) {
         struct fs_req r;
         int crash = -1;
-        ssize_t n = recv_rec(sock, &r, sizeof r, &crash);
+        ssize_t n = axle__fd_recv(sock, &r, sizeof r, &crash);
         if (n == 0)
             _exit(0); /* the root stopped us (or died) */
         if (n < 0 && n != -EPROTO)
@@ -271,7 +207,7 @@ __attribute__((noreturn)) static void zygote_main(int sock, pid_t root)
         }
         if (crash >= 0)
             close(crash);
-        if (send_rec(sock, &rep, sizeof rep, -1) < 0)
+        if (axle__fd_send(sock, &rep, sizeof rep, -1) < 0)
             _exit(0); /* the root is gone; its children die with it (PDEATHSIG) */
     }
 }
@@ -387,7 +323,7 @@ int axle__spawn_forkserver(const axle__spawn_req *req, const axle__child_args *a
     r.args = *args;
     r.args.crash_fd = -1;
     r.args.conn_fd = -1; /* an fd number of ours means nothing in the zygote */
-    rc = send_rec(Z.sock, &r, sizeof r, args->crash_fd);
+    rc = axle__fd_send(Z.sock, &r, sizeof r, args->crash_fd);
     if (rc < 0)
         return zygote_lost("sending the request failed", -rc);
 
@@ -406,7 +342,7 @@ int axle__spawn_forkserver(const axle__spawn_req *req, const axle__child_args *a
         return zygote_lost("poll", errno);
     struct fs_rep rep;
     int fd = -1;
-    ssize_t n = recv_rec(Z.sock, &rep, sizeof rep, &fd);
+    ssize_t n = axle__fd_recv(Z.sock, &rep, sizeof rep, &fd);
     if (n == 0)
         return zygote_lost("it closed the connection", 0);
     if (n < 0)
