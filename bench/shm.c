@@ -745,6 +745,107 @@ static int run_thr_batch(void)
     return 0;
 }
 
+/* ---- shm.bcast ------------------------------------------------------------------ */
+
+/*
+ * One writer (the parent, CPU 0) publishes n 64-byte records into a 1 MiB
+ * broadcast ring as fast as it can; one reader (a child, CPU 1) reads
+ * until it has seen the last one, counting what it got and what it was
+ * told it missed (-AXLE_ELAGGED). The writer never waits for the reader:
+ * that is the point of the broadcast ring. Reported: the writer's publish
+ * rate, the reader's delivered rate over the same time, and the check that
+ * got + missed == n (nothing lost silently). No baseline: nothing else in
+ * the run has the same semantics (lossy for the slow, torn reads caught).
+ */
+struct bcast_report {
+    uint64_t got, missed;
+    int64_t t_end;
+};
+
+static int bcast_measure(double *pub_rate, double *recv_rate)
+{
+    enum { SIZE = 64 };
+    uint64_t n = bench_iters(2000000);
+    char key[64];
+    key_of(key, sizeof key, "bcast");
+    axle_bcast *w;
+    int rc = axle_bcast_create(&w, key, 1 << 20);
+    if (rc < 0)
+        return rc;
+    struct bcast_report *rep = shared_map(sizeof *rep);
+    if (!rep) {
+        axle_bcast_close(w);
+        return -ENOMEM;
+    }
+    pid_t me = getpid();
+    int ready[2];
+    if (pipe(ready) < 0) {
+        axle_bcast_close(w);
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_start();
+        axle_bcast *r;
+        if (axle_bcast_attach(&r, key, me) < 0)
+            _exit(2);
+        axle_bcast_set_spin(r, SPIN_NEVER_PARK);
+        (void)!write(ready[1], "r", 1);
+        unsigned char buf[SIZE];
+        uint64_t last = 0, got = 0, missed = 0;
+        while (last + 1 < n) {
+            size_t len;
+            uint64_t m = 0;
+            int e = axle_bcast_recv(r, buf, sizeof buf, &len, &m, CHILD_TIMEOUT_NS);
+            if (e == -AXLE_ELAGGED) {
+                missed += m;
+                continue;
+            }
+            if (e < 0)
+                _exit(3);
+            memcpy(&last, buf, sizeof last);
+            got++;
+        }
+        rep->got = got, rep->missed = missed, rep->t_end = bench_now();
+        axle_bcast_close(r);
+        _exit(0);
+    }
+    char c;
+    (void)!read(ready[0], &c, 1);
+    close(ready[0]), close(ready[1]);
+    unsigned char rec[SIZE];
+    memset(rec, 0x5a, sizeof rec);
+    int64_t t0 = bench_now();
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        memcpy(rec, &i, sizeof i);
+        rc = axle_bcast_publish(w, rec, sizeof rec);
+    }
+    int64_t t1 = bench_now();
+    rc = reap(pid, rc);
+    if (rc == 0 && rep->got + rep->missed != n)
+        rc = -EPROTO; /* something lost without being reported */
+    if (rc == 0) {
+        *pub_rate = (double)n * 1e9 / (double)(t1 - t0);
+        *recv_rate = (double)rep->got * 1e9 / (double)(rep->t_end - t0);
+    }
+    munmap(rep, sizeof *rep);
+    axle_bcast_close(w);
+    return rc;
+}
+
+static int run_bcast(void)
+{
+    double pub[BENCH_MAX_REPS], got[BENCH_MAX_REPS];
+    for (int i = 0; i < bench_reps(); i++) {
+        int rc = bcast_measure(&pub[i], &got[i]);
+        if (rc < 0)
+            return rc;
+    }
+    bench_measure("shm.bcast", 64, "axle_publish", "msgs_per_s", pub, bench_reps());
+    bench_measure("shm.bcast", 64, "axle_reader", "msgs_per_s", got, bench_reps());
+    return 0;
+}
+
 const bench_scenario bench_shm_scenarios[] = {
     {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache-line and raw ring",
      run_rtt},
@@ -756,5 +857,7 @@ const bench_scenario bench_shm_scenarios[] = {
      run_thr_zc},
     {"shm.thr.batch", "the stream with deferred commits/releases, published every 32 records",
      run_thr_batch},
+    {"shm.bcast", "one writer never waiting, one reader in another process: 64 B records",
+     run_bcast},
     {0},
 };
