@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ring_evfd.h"
 #include "ring_layout.h"
 #include "wait.h"
 
@@ -96,13 +97,18 @@ struct axle_ring {
     size_t q_count;                 /* how many */
     size_t q_max;                   /* drain bound in payload bytes */
     /* Consumer side. */
-    uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
-    uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
-    uint64_t peeked;      /* bytes of the peeked record (header included), 0: none */
-    const void *peek_buf; /* its payload */
-    size_t peek_len;      /* its payload length */
-    uint64_t pub_tail;    /* tail as last published; < tail while releases are deferred */
+    uint64_t tail;                /* own cursor, authoritative; Invariant: multiple of 8 */
+    uint64_t cached_head;         /* last validated head; Invariant: cached_head - tail <= cap */
+    uint64_t peeked;              /* bytes of the peeked record (header included), 0: none */
+    const void *peek_buf;         /* its payload */
+    size_t peek_len;              /* its payload length */
+    uint64_t pub_tail;            /* tail as last published; < tail while releases are deferred */
+    struct axle__ring_evfd *evfd; /* the consumer's event fd and its helper, or NULL */
 };
+
+axle__ring_hdr *axle__ring_hdr_of(axle_ring *r) { return r->hdr; }
+axle_ring_role axle__ring_role_of(const axle_ring *r) { return r->role; }
+struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r) { return &r->evfd; }
 
 static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
@@ -242,6 +248,7 @@ void axle_ring_close(axle_ring *r)
 {
     if (!r)
         return;
+    axle__ring_evfd_stop(r);
     if (r->role == AXLE_RING_PRODUCER)
         axle_ring_drain(r); /* what still does not fit is dropped: see the header */
     while (r->q_head) {

@@ -337,6 +337,24 @@ AXLE_API int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len);
  * Checkpoint: as axle_ring_reserve (the blocking form inside an axle task).
  */
 AXLE_API int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+
+/*
+ * axle_ring_event_fd — for programs with their own epoll/poll loop: an fd
+ * (the consumer end only) that becomes readable when records are waiting.
+ * A helper thread of this handle waits on the ring for it. Use: poll it;
+ * when readable, read with the _nowait calls until -EAGAIN, then call
+ * axle_ring_event_rearm; with records already waiting, the fd is readable
+ * again at once, so none is missed. While it is in use, do not call the
+ * blocking receive calls on this handle (they park on the same word).
+ * Returns: the fd (owned by the handle: axle_ring_close closes it and
+ *   stops the thread); the same fd on later calls.
+ * Errors: -EPERM the producer's end; -ENOMEM; -errno of eventfd or
+ *   pthread_create.
+ */
+AXLE_API int axle_ring_event_fd(axle_ring *r);
+
+/* Clear the event fd and arm it again (see above). Returns 0; -EINVAL without an event fd. */
+AXLE_API int axle_ring_event_rearm(axle_ring *r);
 AXLE_API int axle_ring_recv_nowait(axle_ring *r, void *buf, size_t cap, size_t *len);
 
 /* ----------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -931,6 +932,65 @@ START_TEST(ring_writer_blocked_on_a_stopped_reader_is_cancellable)
 }
 END_TEST
 
+/* ---- the event fd for poll loops ----------------------------------------- */
+
+static int poll_fd(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms);
+}
+
+START_TEST(ring_event_fd_signals_records_and_rearms)
+{
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create(&c, "evfd", 4096, AXLE_RING_CONSUMER), 0);
+    ck_assert_int_eq(axle_ring_event_rearm(c), -EINVAL); /* no fd yet */
+    int fd = axle_ring_event_fd(c);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(axle_ring_event_fd(c), fd);
+    ck_assert_int_eq(poll_fd(fd, 50), 0); /* empty: not readable */
+    pid_t me = getpid(), pid = fork();
+    if (pid == 0) { /* three bursts, 50 ms apart */
+        axle_ring *p;
+        if (axle_ring_attach(&p, "evfd", me, AXLE_RING_PRODUCER) < 0)
+            _exit(2);
+        for (int32_t i = 0; i < 9; i++) {
+            if (i % 3 == 0)
+                usleep(50 * 1000);
+            if (axle_ring_send(p, &i, sizeof i, 1000000000) < 0)
+                _exit(3);
+        }
+        axle_ring_close(p);
+        _exit(0);
+    }
+    int32_t want = 0;
+    int wakeups = 0;
+    while (want < 9) {
+        ck_assert_int_eq(poll_fd(fd, 5000), 1); /* never a hang: every record is signalled */
+        wakeups++;
+        int32_t v;
+        size_t len;
+        int rc;
+        while ((rc = axle_ring_recv_nowait(c, &v, sizeof v, &len)) == 0)
+            ck_assert_int_eq(v, want++);
+        ck_assert_int_eq(rc, -EAGAIN);
+        ck_assert_int_eq(axle_ring_event_rearm(c), 0);
+    }
+    ck_assert_int_ge(wakeups, 2); /* it slept between bursts */
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(poll_fd(fd, 50), 0); /* drained and re-armed: quiet again */
+    axle_ring_close(c);                   /* stops the helper, closes the fd */
+    ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+    /* The producer's end has no event fd. */
+    axle_ring *p2;
+    ck_assert_int_eq(axle_ring_create(&p2, "evfd2", 4096, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_event_fd(p2), -EPERM);
+    axle_ring_close(p2);
+}
+END_TEST
+
 /* ---- sealed memfd segments ----------------------------------------------- */
 
 static int dev_shm_entries(void)
@@ -1018,6 +1078,7 @@ static Suite *shm_suite(void)
     Suite *s = suite_create("shm");
     ADD_CASE(s, "segments", 10, shm_create_attach_close_unlinks, shm_create_duplicate_is_eexist,
              shm_bad_key_is_einval, shm_reap_removes_dead_owners_segments);
+    ADD_CASE(s, "ring_event_fd", 10, ring_event_fd_signals_records_and_rearms);
     ADD_CASE(s, "memfd", 10, memfd_segment_travels_over_a_unix_socket,
              memfd_attach_refuses_what_could_change_size);
     ADD_CASE(s, "ring", 10, ring_layout_is_frozen, ring_round_trip_varied_sizes,
