@@ -9,12 +9,17 @@
  *                 ├─ the SIGINT watcher (in the root)
  *                 ├─ RPC tasks started by peers' Start messages (a plain
  *                 │  function, or a context function: context.c)
+ *                 ├─ the flusher: writes the stream messages queued on
+ *                 │  connections (axle__peer_send_buffered) once their
+ *                 │  senders yield
  *                 └─ body: the root's main(arg), or a child's wait
  *
  * What it guarantees:
  * - A message loop never blocks on delivery: replies go to their call's
- *   queue, Starts become tasks; a frame for an unknown cid is dropped with
- *   a log line. Nothing a peer sends can crash the actor: bad frames are
+ *   queue, a context's messages to the context (context.c), Starts become
+ *   tasks; a frame for an unknown cid is dropped with a log line. It
+ *   dispatches a whole socket read before yielding, unless a context's
+ *   buffer fills (then its reader runs first). Nothing a peer sends can crash the actor: bad frames are
  *   logged and skipped, errors in RPC tasks go back to the caller.
  * - When a peer's loop ends (EOF, reset), its pending calls fail with
  *   -AXLE_ETRANSPORT and the tasks it started are cancelled.
