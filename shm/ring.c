@@ -530,6 +530,21 @@ int axle_ring_drain(axle_ring *r)
     return (int)(r->q_count > INT32_MAX ? INT32_MAX : r->q_count);
 }
 
+/* ring_wait's try for axle_ring_drain_wait: 0 once the queue is empty. */
+static int drain_try(axle_ring *r, void *arg)
+{
+    (void)arg;
+    int n = axle_ring_drain(r);
+    return n < 0 ? n : n == 0 ? 0 : -EAGAIN;
+}
+
+int axle_ring_drain_wait(axle_ring *r, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    return ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, drain_try, NULL, timeout_ns);
+}
+
 size_t axle_ring_queued(const axle_ring *r) { return r->q_count; }
 
 int axle_ring_set_overrun(axle_ring *r, axle_overrun policy, size_t drain_max)

@@ -242,6 +242,17 @@ AXLE_API int axle_ring_set_overrun(axle_ring *r, axle_overrun policy, size_t dra
  * Errors: -EPERM not the producer; -AXLE_ESHMCORRUPT.
  */
 AXLE_API int axle_ring_drain(axle_ring *r);
+/*
+ * axle_ring_drain_wait — push every queued record (DRAIN), waiting for the
+ * consumer to make room as needed: what a drainer task runs, and what to
+ * call before axle_ring_close so nothing queued is dropped. Waits as the
+ * blocking calls do (on a libaxle task: parks only the task, and is a
+ * cancellation point; records pushed stay pushed).
+ * Returns: 0, the queue is empty.
+ * Errors: -ETIMEDOUT (timeout_ns as for axle_ring_send); -EOWNERDEAD the
+ *   consumer died; -ECANCELED; -EPERM not the producer; -AXLE_ESHMCORRUPT.
+ */
+AXLE_API int axle_ring_drain_wait(axle_ring *r, int64_t timeout_ns);
 /* Records waiting in the drain queue. */
 AXLE_API size_t axle_ring_queued(const axle_ring *r);
 

@@ -641,6 +641,70 @@ START_TEST(ring_overrun_drain_queues_in_order_and_is_bounded)
 }
 END_TEST
 
+/* A drainer task: axle_ring_drain_wait parks it until the consumer makes room. */
+struct drainer {
+    axle_ring *p, *c;
+    int total;
+    int drain_rc;
+    int got;
+};
+
+static int drainer_task(void *arg)
+{
+    struct drainer *d = arg;
+    d->drain_rc = axle_ring_drain_wait(d->p, 5000000000LL);
+    return 0;
+}
+
+static int slow_consumer_task(void *arg)
+{
+    struct drainer *d = arg;
+    while (d->got < d->total) {
+        int v;
+        size_t n;
+        int rc = axle_ring_recv_nowait(d->c, &v, sizeof v, &n);
+        if (rc == -EAGAIN) {
+            axle_sleep(1000000);
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(v, d->got); /* every record, in order */
+        d->got++;
+    }
+    return 0;
+}
+
+static int drain_wait_main(void *arg)
+{
+    struct drainer *d = arg;
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, drainer_task, d, NULL), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, slow_consumer_task, d, NULL), 0);
+    return axle_nursery_close(n, 0);
+}
+
+START_TEST(ring_drain_wait_in_a_task_pushes_everything_as_room_appears)
+{
+    axle_ring *p, *c;
+    pair_open("drainw", 256, &p, &c);
+    int fit = fill_numbered(p);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_DRAIN, 64 * sizeof(int)), 0);
+    for (int i = fit; i < fit + 40; i++)
+        ck_assert_int_eq(axle_ring_send(p, &i, sizeof i, -1), 0);
+    ck_assert_uint_eq(axle_ring_queued(p), 40);
+    ck_assert_int_eq(axle_ring_drain_wait(p, 0), -ETIMEDOUT); /* no room yet, no wait */
+    struct drainer d = {p, c, fit + 40, 1, 0};
+    ck_assert_int_eq(axle_test_run(drain_wait_main, &d), 0);
+    ck_assert_int_eq(d.drain_rc, 0);
+    ck_assert_uint_eq(axle_ring_queued(p), 0);
+    ck_assert_int_eq(d.got, fit + 40);
+    ck_assert_int_eq(axle_ring_drain_wait(c, 0), -EPERM);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* ---------------------------------------------------------- dead peers */
 
 START_TEST(ring_reader_gets_every_commit_then_owner_dead_when_the_writer_dies)
@@ -1086,7 +1150,8 @@ static Suite *shm_suite(void)
              ring_corrupt_header_is_eshmcorrupt, ring_nowait_on_empty_or_full_is_eagain,
              ring_timeout_is_etimedout);
     ADD_CASE(s, "ring_overrun", 10, ring_overrun_error_fails_at_once_and_loses_nothing_sent,
-             ring_overrun_drain_queues_in_order_and_is_bounded);
+             ring_overrun_drain_queues_in_order_and_is_bounded,
+             ring_drain_wait_in_a_task_pushes_everything_as_room_appears);
     ADD_CASE(s, "ring_dead_end", 10, ring_end_of_a_dead_holder_is_reclaimed,
              ring_reader_gets_every_commit_then_owner_dead_when_the_writer_dies,
              ring_blocked_writer_gets_owner_dead_when_the_reader_dies);
