@@ -745,6 +745,128 @@ static int run_thr_batch(void)
     return 0;
 }
 
+/* ---- ring.tractor ---------------------------------------------------------------- */
+
+/*
+ * The reference's three ring cases as throughput (size = the case number):
+ *   1: 100 k fixed 64 B payloads through a 10 KiB ring;
+ *   2: messages of 10 KiB up to the ring's largest record (16 KiB - 8)
+ *      through a 10 KiB ring (16 KiB once rounded), wrapping on every write;
+ *   3: 10 k messages of 256-512 KiB through a 10 MiB ring.
+ * A producer process (CPU 1) sends, the consumer (CPU 0) receives and
+ * checks each message's sequence number. Baseline `raw_ring`: the bench's
+ * plain SPSC ring, its slot the case's largest message, its capacity the
+ * case's (case 2: one slot, as axle's ring holds one such message).
+ */
+struct tcase {
+    size_t cap;
+    uint64_t count;
+    size_t min_len, max_len;
+};
+
+static size_t tcase_len(const struct tcase *c, uint64_t seq)
+{
+    uint64_t x = (seq + 1) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    return c->min_len + (size_t)(x % (c->max_len - c->min_len + 1));
+}
+
+static int tractor_measure(const struct tcase *c, bool raw_impl, double *msgs, double *bytes)
+{
+    char key[64];
+    key_of(key, sizeof key, "tractor");
+    unsigned char *buf = malloc(c->max_len);
+    if (!buf)
+        return -ENOMEM;
+    memset(buf, 0x5a, c->max_len);
+    struct raw raw;
+    axle_ring *cons = NULL;
+    int rc = raw_impl ? raw_open(&raw, c->cap, c->max_len)
+                      : axle_ring_create(&cons, key, c->cap, AXLE_RING_CONSUMER);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    if (cons)
+        axle_ring_set_spin(cons, SPIN_NEVER_PARK);
+    pid_t me = getpid(), pid = fork();
+    if (pid == 0) {
+        child_start();
+        axle_ring *prod = NULL;
+        if (!raw_impl) {
+            if (axle_ring_attach(&prod, key, me, AXLE_RING_PRODUCER) < 0)
+                _exit(2);
+            axle_ring_set_spin(prod, SPIN_NEVER_PARK);
+        }
+        for (uint64_t i = 0; i < c->count; i++) {
+            memcpy(buf, &i, sizeof i);
+            size_t len = tcase_len(c, i);
+            if (raw_impl)
+                raw_send(&raw, buf, len, true);
+            else if (axle_ring_send(prod, buf, len, CHILD_TIMEOUT_NS) < 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    uint64_t total = 0;
+    int64_t t0 = 0;
+    for (uint64_t i = 0; rc == 0 && i < c->count; i++) {
+        size_t len = tcase_len(c, i);
+        if (raw_impl)
+            raw_recv(&raw, buf, len, true);
+        else if ((rc = axle_ring_recv(cons, buf, c->max_len, &len, CHILD_TIMEOUT_NS)) < 0)
+            break;
+        uint64_t seq;
+        memcpy(&seq, buf, sizeof seq);
+        if (seq != i || len != tcase_len(c, i))
+            rc = -EPROTO;
+        if (i == 0)
+            t0 = bench_now(); /* from the first arrival: the fork is not timed */
+        total += len;
+    }
+    double secs = (double)(bench_now() - t0) / 1e9;
+    rc = reap(pid, rc);
+    if (rc == 0) {
+        *msgs = (double)(c->count - 1) / secs;
+        *bytes = (double)total / secs;
+    }
+    if (raw_impl)
+        raw_close(&raw);
+    else
+        axle_ring_close(cons);
+    free(buf);
+    return rc;
+}
+
+static int run_tractor(void)
+{
+    struct tcase cases[3] = {
+        {10 * 1024, 100000, 64, 64},
+        {10 * 1024, 2000, 10 * 1024, 16 * 1024 - 8},
+        {10 * 1024 * 1024, 10000, 256 * 1024, 512 * 1024},
+    };
+    for (int k = 0; k < 3; k++) {
+        struct tcase c = cases[k];
+        c.count = bench_iters(c.count);
+        if (c.count < 20)
+            c.count = 20;
+        double am[BENCH_MAX_REPS], ab[BENCH_MAX_REPS], rm[BENCH_MAX_REPS], rb[BENCH_MAX_REPS];
+        for (int i = 0; i < bench_reps(); i++) {
+            int rc = tractor_measure(&c, false, &am[i], &ab[i]);
+            if (rc == 0)
+                rc = tractor_measure(&c, true, &rm[i], &rb[i]);
+            if (rc < 0)
+                return rc;
+        }
+        double a = bench_measure("ring.tractor", k + 1, "axle", "msgs_per_s", am, bench_reps());
+        bench_measure("ring.tractor", k + 1, "axle", "bytes_per_s", ab, bench_reps());
+        double b = bench_measure("ring.tractor", k + 1, "raw_ring", "msgs_per_s", rm, bench_reps());
+        bench_measure("ring.tractor", k + 1, "raw_ring", "bytes_per_s", rb, bench_reps());
+        bench_compare("ring.tractor", k + 1, "axle", "raw_ring", "speedup", a / b);
+    }
+    return 0;
+}
+
 /* ---- shm.bcast ------------------------------------------------------------------ */
 
 /*
@@ -859,5 +981,7 @@ const bench_scenario bench_shm_scenarios[] = {
      run_thr_batch},
     {"shm.bcast", "one writer never waiting, one reader in another process: 64 B records",
      run_bcast},
+    {"ring.tractor", "the reference's three ring cases (size = case number), vs raw ring",
+     run_tractor},
     {0},
 };
