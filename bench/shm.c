@@ -745,6 +745,158 @@ static int run_thr_batch(void)
     return 0;
 }
 
+/* ---- shm.overrun ------------------------------------------------------------------- */
+
+/*
+ * A producer (CPU 1) twice as fast as its consumer (CPU 0): it offers one
+ * 64 B record every PACE_NS, the consumer takes one every 2 * PACE_NS,
+ * through a 16 KiB ring, under each overrun policy:
+ *   block: the producer is held back; delivered msgs/s, nothing lost;
+ *   error: -AXLE_EOVERRUN for what does not fit; drops/s, and the time
+ *     from the start to the first overrun (detection);
+ *   drain: the overflow waits in the producer's queue (bounded so that it
+ *     holds everything here); nothing lost; the drain time, from the
+ *     producer's last send to its queue being empty (axle_ring_drain_wait).
+ * The consumer checks that what it gets is in order, and for block and
+ * drain that it gets everything.
+ */
+#define OVR_PACE_NS 200
+
+struct ovr_report {
+    uint64_t sent, dropped;
+    int64_t t_start, t_first_drop, t_last_send, t_drained;
+};
+
+static void pace_until(int64_t t)
+{
+    while (bench_now() < t)
+        relax();
+}
+
+static int overrun_measure(axle_overrun policy, uint64_t n, struct ovr_report *out,
+                           double *delivered)
+{
+    char key[64];
+    key_of(key, sizeof key, "ovr");
+    axle_ring *cons;
+    int rc = axle_ring_create(&cons, key, 16 * 1024, AXLE_RING_CONSUMER);
+    if (rc < 0)
+        return rc;
+    axle_ring_set_spin(cons, SPIN_NEVER_PARK);
+    struct ovr_report *rep = shared_map(sizeof *rep);
+    if (!rep) {
+        axle_ring_close(cons);
+        return -ENOMEM;
+    }
+    memset(rep, 0, sizeof *rep);
+    pid_t me = getpid(), pid = fork();
+    if (pid == 0) {
+        child_start();
+        axle_ring *p;
+        if (axle_ring_attach(&p, key, me, AXLE_RING_PRODUCER) < 0)
+            _exit(2);
+        axle_ring_set_spin(p, SPIN_NEVER_PARK);
+        if (axle_ring_set_overrun(p, policy, n * 64) < 0)
+            _exit(3);
+        unsigned char rec[64] = {0};
+        int64_t t = bench_now();
+        rep->t_start = t;
+        for (uint64_t i = 0; i < n; i++) {
+            pace_until(t += OVR_PACE_NS);
+            memcpy(rec, &i, sizeof i);
+            int e = axle_ring_send(p, rec, sizeof rec, CHILD_TIMEOUT_NS);
+            if (e == -AXLE_EOVERRUN) {
+                if (!rep->dropped++)
+                    rep->t_first_drop = bench_now();
+            } else if (e < 0) {
+                _exit(4);
+            } else {
+                rep->sent++;
+            }
+        }
+        rep->t_last_send = bench_now();
+        if (axle_ring_drain_wait(p, CHILD_TIMEOUT_NS) < 0)
+            _exit(5);
+        rep->t_drained = bench_now();
+        /* The end: one record past the sequence tells the consumer to stop. */
+        uint64_t end = UINT64_MAX;
+        memcpy(rec, &end, sizeof end);
+        axle_ring_set_overrun(p, AXLE_OVERRUN_BLOCK, 0);
+        if (axle_ring_send(p, rec, sizeof rec, CHILD_TIMEOUT_NS) < 0)
+            _exit(6);
+        axle_ring_close(p);
+        _exit(0);
+    }
+    unsigned char rec[64];
+    uint64_t got = 0, last = 0;
+    int64_t t0 = 0, t = 0;
+    for (;;) {
+        size_t len;
+        if ((rc = axle_ring_recv(cons, rec, sizeof rec, &len, CHILD_TIMEOUT_NS)) < 0)
+            break;
+        uint64_t seq;
+        memcpy(&seq, rec, sizeof seq);
+        if (seq == UINT64_MAX)
+            break;
+        if (got && seq <= last) {
+            rc = -EPROTO;
+            break;
+        }
+        if (!got)
+            t0 = t = bench_now();
+        last = seq, got++;
+        pace_until(t += 2 * OVR_PACE_NS);
+    }
+    double secs = (double)(bench_now() - t0) / 1e9;
+    rc = reap(pid, rc);
+    if (rc == 0 && policy != AXLE_OVERRUN_ERROR && got != n)
+        rc = -EPROTO; /* block and drain lose nothing */
+    if (rc == 0 && got != rep->sent)
+        rc = -EPROTO;
+    if (rc == 0) {
+        *out = *rep;
+        *delivered = (double)got / secs;
+    }
+    munmap(rep, sizeof *rep);
+    axle_ring_close(cons);
+    return rc;
+}
+
+static int run_overrun(void)
+{
+    static const struct {
+        axle_overrun policy;
+        const char *name;
+    } pol[] = {{AXLE_OVERRUN_BLOCK, "block"},
+               {AXLE_OVERRUN_ERROR, "error"},
+               {AXLE_OVERRUN_DRAIN, "drain"}};
+    uint64_t n = bench_iters(200000);
+    for (size_t k = 0; k < 3; k++) {
+        double dl[BENCH_MAX_REPS], drops[BENCH_MAX_REPS], detect[BENCH_MAX_REPS],
+            drain[BENCH_MAX_REPS];
+        for (int i = 0; i < bench_reps(); i++) {
+            struct ovr_report r = {0};
+            int rc = overrun_measure(pol[k].policy, n, &r, &dl[i]);
+            if (rc < 0)
+                return rc;
+            double run_s = (double)(r.t_last_send - r.t_start) / 1e9;
+            drops[i] = (double)r.dropped / run_s;
+            detect[i] = r.dropped ? (double)(r.t_first_drop - r.t_start) : 0;
+            drain[i] = (double)(r.t_drained - r.t_last_send);
+        }
+        char impl[32];
+        snprintf(impl, sizeof impl, "%s_delivered", pol[k].name);
+        bench_measure("shm.overrun", 64, impl, "msgs_per_s", dl, bench_reps());
+        if (pol[k].policy == AXLE_OVERRUN_ERROR) {
+            bench_measure("shm.overrun", 64, "error_drops", "msgs_per_s", drops, bench_reps());
+            bench_measure("shm.overrun", 64, "error_detect", "ns_per_op", detect, bench_reps());
+        }
+        if (pol[k].policy == AXLE_OVERRUN_DRAIN)
+            bench_measure("shm.overrun", 64, "drain_time", "ns_per_op", drain, bench_reps());
+    }
+    return 0;
+}
+
 /* ---- ring.tractor ---------------------------------------------------------------- */
 
 /*
@@ -983,5 +1135,7 @@ const bench_scenario bench_shm_scenarios[] = {
      run_bcast},
     {"ring.tractor", "the reference's three ring cases (size = case number), vs raw ring",
      run_tractor},
+    {"shm.overrun", "a producer twice as fast as its consumer, under block, error and drain",
+     run_overrun},
     {0},
 };
