@@ -47,6 +47,10 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#ifdef AXLE_BENCH_ZMQ
+#include <zmq.h>
+#endif
+
 #include <axle/shm.h>
 #include <errno.h>
 #include <linux/futex.h>
@@ -57,6 +61,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -677,6 +682,133 @@ static int vs_raw_ring(const char *sc, enum thr_mode mode, int size, double *axl
     return 0;
 }
 
+/* ---- shm.thr's peer baselines: pipe, socketpair, ZeroMQ ipc ------------------------ */
+
+enum peer_kind { PEER_PIPE, PEER_SOCKETPAIR, PEER_ZMQ };
+
+/*
+ * One repetition: a writer process (CPU 1) sends n records of size bytes,
+ * one write (or zmq_send) each, as a plain program would; the reader (CPU
+ * 0) takes them all. Returns records per second, or a negative errno.
+ */
+static double peer_rate(enum peer_kind kind, size_t size, uint64_t n)
+{
+    static unsigned char buf[65536];
+    memset(buf, 0x5a, size);
+#ifdef AXLE_BENCH_ZMQ
+    char ep[96];
+    snprintf(ep, sizeof ep, "ipc:///tmp/axle-bench-shm-zmq-%d", (int)getpid());
+#else
+    if (kind == PEER_ZMQ)
+        return -ENOSYS;
+#endif
+    int fds[2];
+    if (kind == PEER_PIPE && pipe(fds) < 0)
+        return -errno;
+    if (kind == PEER_SOCKETPAIR && socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+        return -errno;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_start();
+        if (kind == PEER_ZMQ) {
+#ifdef AXLE_BENCH_ZMQ
+            void *zc = zmq_ctx_new(), *zs = zmq_socket(zc, ZMQ_PAIR);
+            int hwm = 0;
+            zmq_setsockopt(zs, ZMQ_SNDHWM, &hwm, sizeof hwm);
+            if (zmq_connect(zs, ep) != 0)
+                _exit(2);
+            for (uint64_t i = 0; i < n; i++)
+                if (zmq_send(zs, buf, size, 0) < 0)
+                    _exit(3);
+            int linger = -1;
+            zmq_setsockopt(zs, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_close(zs);
+            zmq_ctx_term(zc);
+#endif
+            _exit(0);
+        }
+        close(fds[0]);
+        for (uint64_t i = 0; i < n; i++)
+            for (size_t off = 0; off < size;) {
+                ssize_t w = write(fds[1], buf + off, size - off);
+                if (w <= 0)
+                    _exit(3);
+                off += (size_t)w;
+            }
+        _exit(0);
+    }
+    if (pid < 0)
+        return -errno;
+    uint64_t want = n * size, got = 0;
+    int64_t t0 = 0;
+    int rc = 0;
+    if (kind == PEER_ZMQ) {
+#ifdef AXLE_BENCH_ZMQ
+        void *zc = zmq_ctx_new(), *zs = zmq_socket(zc, ZMQ_PAIR);
+        int hwm = 0;
+        zmq_setsockopt(zs, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        if (zmq_bind(zs, ep) != 0)
+            rc = -EIO;
+        for (uint64_t i = 0; rc == 0 && i < n; i++) {
+            if (zmq_recv(zs, buf, sizeof buf, 0) < 0)
+                rc = -EIO;
+            if (i == 0)
+                t0 = bench_now();
+        }
+        got = want;
+        zmq_close(zs);
+        zmq_ctx_term(zc);
+        unlink(ep + strlen("ipc://"));
+#endif
+    } else {
+        close(fds[1]);
+        while (got < want) {
+            ssize_t r = read(fds[0], buf, sizeof buf);
+            if (r <= 0) {
+                rc = -EIO;
+                break;
+            }
+            if (!got)
+                t0 = bench_now();
+            got += (uint64_t)r;
+        }
+        close(fds[0]);
+    }
+    double secs = (double)(bench_now() - t0) / 1e9;
+    rc = reap(pid, rc);
+    return rc < 0 ? rc : (double)n / secs;
+}
+
+/* pipe, socketpair and (when built with it) ZeroMQ ipc at size; axle's rate is ax. */
+static int vs_peers(const char *sc, int size, double ax)
+{
+    static const struct {
+        enum peer_kind kind;
+        const char *name;
+    } peers[] = {{PEER_PIPE, "pipe"}, {PEER_SOCKETPAIR, "socketpair"}, {PEER_ZMQ, "zmq_ipc"}};
+    uint64_t n = thr_count((size_t)size);
+    if (n > 200000)
+        n = 200000;
+    for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++) {
+        double r[BENCH_MAX_REPS];
+        int rc = 0;
+        for (int i = 0; i < bench_reps() && rc == 0; i++) {
+            r[i] = peer_rate(peers[k].kind, (size_t)size, n);
+            rc = r[i] < 0 ? (int)r[i] : 0;
+        }
+        if (rc == -ENOSYS) {
+            bench_skip(sc, peers[k].name, "built without libzmq (sh scripts/deps.sh bench)");
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        double b = report_rate(sc, size, peers[k].name, r);
+        bench_compare(sc, size, "axle", peers[k].name, "speedup", ax / b);
+    }
+    return 0;
+}
+
 static int run_thr(void)
 {
     static const int sizes[] = {8, 64, 1024, 65536};
@@ -685,6 +817,8 @@ static int run_thr(void)
         int size = sizes[k];
         double r[BENCH_MAX_REPS], ax;
         int rc = vs_raw_ring(sc, THR_AXLE, size, &ax);
+        if (rc == 0 && size <= 1024)
+            rc = vs_peers(sc, size, ax);
         if (rc < 0)
             return rc;
         if (size >= 65536) {
