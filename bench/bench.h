@@ -109,4 +109,32 @@ int bench_raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999);
 /* bench_skip — report that impl could not run in scenario, and why. */
 void bench_skip(const char *scenario, const char *impl, const char *why);
 
+/* ---- shared by the shm area's files (shm.c, shm_peers.c, iox.c) ---- */
+
+#include <sys/types.h>
+
+/* In a forked child: die with the parent (SIGKILL), pin to cpu. */
+void bench_shm_child(int cpu);
+/* Wait for child pid (killing it first when rc < 0); rc, or -EIO when it
+ * did not exit 0, or -errno. */
+int bench_reap(pid_t pid, int rc);
+/* Report rate[0..bench_reps()) as msgs_per_s and bytes_per_s; returns the msgs/s median. */
+double bench_report_rate(const char *scenario, int size, const char *impl, const double *rate);
+
+/* shm_peers.c: pipe, socketpair, ZeroMQ ipc and iceoryx at size, reported
+ * with their ratio to axle's p50 (rtt) or speedup of axle's rate (thr, n
+ * records a repetition, at most 200 k). Returns 0 or a negative errno. */
+int bench_shm_rtt_peers(const char *scenario, int size, double axle_p50);
+int bench_shm_thr_peers(const char *scenario, int size, double axle_rate, uint64_t n);
+
+/* iox.c: iox-roudi started (0) or not (negative; bench_iox_why says why),
+ * stopped; a ping-pong (per repetition p50/p99/p999 in ns) and a one-way
+ * rate of n records (per repetition msgs/s) over iceoryx's C binding.
+ * -ENOSYS when iceoryx cannot run (not built in, RouDi not up). */
+int bench_iox_start(void);
+void bench_iox_stop(void);
+const char *bench_iox_why(void);
+int bench_iox_rtt(size_t size, double *p50, double *p99, double *p999);
+int bench_iox_rate(size_t size, uint64_t n, double *rate);
+
 #endif

@@ -19,6 +19,9 @@
  *           (size rounded up to 8), two cursors on their own cache lines,
  *           acquire/release, each side caching the peer's cursor (as axle
  *           does); no record header, no bounds checks, no futex words.
+ *       Then the other programs' IPC (shm_peers.c): pipe, socketpair,
+ *       zmq_ipc and iceoryx (busy-polling pub/sub, iox.c; its RouDi is
+ *       started for the scenario and stopped after it).
  *       ratio = axle p50 ÷ baseline p50.
  *   shm.rtt.parked (64 B) The same ping-pong with both sides parked on
  *       every wait: axle's blocking axle_ring_send / axle_ring_recv with a
@@ -35,7 +38,8 @@
  *       stream; msgs_per_s and bytes_per_s. Capacity 1 MiB (8 MiB at
  *       64 KiB). Baselines: raw_ring (same sizes and capacity, pause in its
  *       wait loops); memcpy (≥ 64 KiB): memcpy of the same size between two
- *       buffers in one process. speedup = axle msgs/s ÷ baseline's.
+ *       buffers in one process; at ≤ 1 KiB pipe, socketpair, zmq_ipc and
+ *       iceoryx (shm_peers.c). speedup = axle msgs/s ÷ baseline's.
  *   shm.thr.zc  (64 KiB, 1 MiB; capacity 8 MiB) The same stream, zero-copy:
  *       the producer reserves, fills the payload in place (memset) and
  *       commits; the consumer peeks, reads the payload in place (one
@@ -47,10 +51,6 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
-#ifdef AXLE_BENCH_ZMQ
-#include <zmq.h>
-#endif
-
 #include <axle/shm.h>
 #include <errno.h>
 #include <linux/futex.h>
@@ -61,7 +61,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,14 +87,13 @@ static void *shared_map(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* In a child: pin to CPU 1, and die with the parent (its loops never time out). */
-static void child_start(void)
+void bench_shm_child(int cpu)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    bench_pin(1);
+    bench_pin(cpu);
 }
 
-static int reap(pid_t pid, int rc)
+int bench_reap(pid_t pid, int rc)
 {
     int status;
     if (rc < 0)
@@ -225,7 +223,7 @@ static int rtt_measure(enum impl impl, size_t size, double *p50, double *p99, do
         goto out;
     }
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         if (impl == IMPL_AXLE) {
             axle_ring *in, *out;
             if (axle_ring_attach(&in, kping, me, AXLE_RING_CONSUMER) < 0 ||
@@ -284,7 +282,7 @@ static int rtt_measure(enum impl impl, size_t size, double *p50, double *p99, do
             p999[rep] = bench_quantile(lat, n, 0.999);
         }
     }
-    rc = reap(pid, rc);
+    rc = bench_reap(pid, rc);
 out:
     if (impl == IMPL_AXLE) {
         axle_ring_close(aping);
@@ -300,7 +298,7 @@ out:
 
 static const char *const impl_names[] = {"axle", "raw_ring", "cacheline"};
 
-static int run_rtt(void)
+static int rtt_sizes(void)
 {
     static const int sizes[] = {8, 64, 1024};
     const char *sc = "shm.rtt";
@@ -326,8 +324,21 @@ static int run_rtt(void)
         }
         bench_compare(sc, size, "axle", "cacheline", "ratio", med[IMPL_AXLE] / med[IMPL_CACHELINE]);
         bench_compare(sc, size, "axle", "raw_ring", "ratio", med[IMPL_AXLE] / med[IMPL_RAW]);
+        int rc = bench_shm_rtt_peers(sc, size, med[IMPL_AXLE]);
+        if (rc < 0)
+            return rc;
     }
     return 0;
+}
+
+/* iceoryx needs its RouDi for the scenario; one line says why when it is not up. */
+static int with_roudi(const char *sc, int (*run)(void))
+{
+    if (bench_iox_start() < 0)
+        bench_skip(sc, "iceoryx", bench_iox_why());
+    int rc = run();
+    bench_iox_stop();
+    return rc;
 }
 
 /* ---- shm.rtt.parked ------------------------------------------------------------- */
@@ -428,7 +439,7 @@ static int parked_measure(enum parked_impl impl, double *p50, double *p99)
         goto out;
     }
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         struct parked c = p;
         if (impl == PARKED_AXLE) {
             if (axle_ring_attach(&c.in, kping, me, AXLE_RING_CONSUMER) < 0 ||
@@ -456,7 +467,7 @@ static int parked_measure(enum parked_impl impl, double *p50, double *p99)
             p99[rep] = bench_quantile(lat, n, 0.99);
         }
     }
-    rc = reap(pid, rc < 0 ? -EIO : 0);
+    rc = bench_reap(pid, rc < 0 ? -EIO : 0);
 out:
     axle_ring_close(p.out);
     axle_ring_close(p.in);
@@ -467,6 +478,8 @@ out:
             close(p.efd[k]);
     return rc;
 }
+
+static int run_rtt(void) { return with_roudi("shm.rtt", rtt_sizes); }
 
 static int run_rtt_parked(void)
 {
@@ -554,7 +567,7 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
         goto out;
     }
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         if (mode == THR_RAW) {
             for (uint64_t i = 0; i < total; i++)
                 raw_send(&raw, src, size, true);
@@ -629,7 +642,7 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
         t0 = t1;
     }
     sink = s;
-    rc = reap(pid, rc);
+    rc = bench_reap(pid, rc);
 out:
     if (mode == THR_RAW)
         raw_close(&raw);
@@ -654,8 +667,7 @@ static int memcpy_round(void *arg, uint64_t n)
     return 0;
 }
 
-/* Report msgs_per_s and bytes_per_s of rates; return the msgs/s median. */
-static double report_rate(const char *sc, int size, const char *impl, const double *rate)
+double bench_report_rate(const char *sc, int size, const char *impl, const double *rate)
 {
     int n = bench_reps();
     double m[BENCH_MAX_REPS], b[BENCH_MAX_REPS];
@@ -673,143 +685,16 @@ static int vs_raw_ring(const char *sc, enum thr_mode mode, int size, double *axl
     int rc = thr_measure(mode, (size_t)size, r);
     if (rc < 0)
         return rc;
-    double ax = report_rate(sc, size, "axle", r);
+    double ax = bench_report_rate(sc, size, "axle", r);
     if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
         return rc;
-    double raw = report_rate(sc, size, "raw_ring", r);
+    double raw = bench_report_rate(sc, size, "raw_ring", r);
     bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
     *axle_rate = ax;
     return 0;
 }
 
-/* ---- shm.thr's peer baselines: pipe, socketpair, ZeroMQ ipc ------------------------ */
-
-enum peer_kind { PEER_PIPE, PEER_SOCKETPAIR, PEER_ZMQ };
-
-/*
- * One repetition: a writer process (CPU 1) sends n records of size bytes,
- * one write (or zmq_send) each, as a plain program would; the reader (CPU
- * 0) takes them all. Returns records per second, or a negative errno.
- */
-static double peer_rate(enum peer_kind kind, size_t size, uint64_t n)
-{
-    static unsigned char buf[65536];
-    memset(buf, 0x5a, size);
-#ifdef AXLE_BENCH_ZMQ
-    char ep[96];
-    snprintf(ep, sizeof ep, "ipc:///tmp/axle-bench-shm-zmq-%d", (int)getpid());
-#else
-    if (kind == PEER_ZMQ)
-        return -ENOSYS;
-#endif
-    int fds[2];
-    if (kind == PEER_PIPE && pipe(fds) < 0)
-        return -errno;
-    if (kind == PEER_SOCKETPAIR && socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
-        return -errno;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        child_start();
-        if (kind == PEER_ZMQ) {
-#ifdef AXLE_BENCH_ZMQ
-            void *zc = zmq_ctx_new(), *zs = zmq_socket(zc, ZMQ_PAIR);
-            int hwm = 0;
-            zmq_setsockopt(zs, ZMQ_SNDHWM, &hwm, sizeof hwm);
-            if (zmq_connect(zs, ep) != 0)
-                _exit(2);
-            for (uint64_t i = 0; i < n; i++)
-                if (zmq_send(zs, buf, size, 0) < 0)
-                    _exit(3);
-            int linger = -1;
-            zmq_setsockopt(zs, ZMQ_LINGER, &linger, sizeof linger);
-            zmq_close(zs);
-            zmq_ctx_term(zc);
-#endif
-            _exit(0);
-        }
-        close(fds[0]);
-        for (uint64_t i = 0; i < n; i++)
-            for (size_t off = 0; off < size;) {
-                ssize_t w = write(fds[1], buf + off, size - off);
-                if (w <= 0)
-                    _exit(3);
-                off += (size_t)w;
-            }
-        _exit(0);
-    }
-    if (pid < 0)
-        return -errno;
-    uint64_t want = n * size, got = 0;
-    int64_t t0 = 0;
-    int rc = 0;
-    if (kind == PEER_ZMQ) {
-#ifdef AXLE_BENCH_ZMQ
-        void *zc = zmq_ctx_new(), *zs = zmq_socket(zc, ZMQ_PAIR);
-        int hwm = 0;
-        zmq_setsockopt(zs, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        if (zmq_bind(zs, ep) != 0)
-            rc = -EIO;
-        for (uint64_t i = 0; rc == 0 && i < n; i++) {
-            if (zmq_recv(zs, buf, sizeof buf, 0) < 0)
-                rc = -EIO;
-            if (i == 0)
-                t0 = bench_now();
-        }
-        got = want;
-        zmq_close(zs);
-        zmq_ctx_term(zc);
-        unlink(ep + strlen("ipc://"));
-#endif
-    } else {
-        close(fds[1]);
-        while (got < want) {
-            ssize_t r = read(fds[0], buf, sizeof buf);
-            if (r <= 0) {
-                rc = -EIO;
-                break;
-            }
-            if (!got)
-                t0 = bench_now();
-            got += (uint64_t)r;
-        }
-        close(fds[0]);
-    }
-    double secs = (double)(bench_now() - t0) / 1e9;
-    rc = reap(pid, rc);
-    return rc < 0 ? rc : (double)n / secs;
-}
-
-/* pipe, socketpair and (when built with it) ZeroMQ ipc at size; axle's rate is ax. */
-static int vs_peers(const char *sc, int size, double ax)
-{
-    static const struct {
-        enum peer_kind kind;
-        const char *name;
-    } peers[] = {{PEER_PIPE, "pipe"}, {PEER_SOCKETPAIR, "socketpair"}, {PEER_ZMQ, "zmq_ipc"}};
-    uint64_t n = thr_count((size_t)size);
-    if (n > 200000)
-        n = 200000;
-    for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++) {
-        double r[BENCH_MAX_REPS];
-        int rc = 0;
-        for (int i = 0; i < bench_reps() && rc == 0; i++) {
-            r[i] = peer_rate(peers[k].kind, (size_t)size, n);
-            rc = r[i] < 0 ? (int)r[i] : 0;
-        }
-        if (rc == -ENOSYS) {
-            bench_skip(sc, peers[k].name, "built without libzmq (sh scripts/deps.sh bench)");
-            continue;
-        }
-        if (rc < 0)
-            return rc;
-        double b = report_rate(sc, size, peers[k].name, r);
-        bench_compare(sc, size, "axle", peers[k].name, "speedup", ax / b);
-    }
-    return 0;
-}
-
-static int run_thr(void)
+static int thr_sizes(void)
 {
     static const int sizes[] = {8, 64, 1024, 65536};
     const char *sc = "shm.thr";
@@ -818,7 +703,7 @@ static int run_thr(void)
         double r[BENCH_MAX_REPS], ax;
         int rc = vs_raw_ring(sc, THR_AXLE, size, &ax);
         if (rc == 0 && size <= 1024)
-            rc = vs_peers(sc, size, ax);
+            rc = bench_shm_thr_peers(sc, size, ax, thr_count((size_t)size));
         if (rc < 0)
             return rc;
         if (size >= 65536) {
@@ -834,12 +719,14 @@ static int run_thr(void)
             free(m.src), free(m.dst);
             for (int i = 0; i < bench_reps(); i++)
                 r[i] = 1e9 / ns[i];
-            double mc = report_rate(sc, size, "memcpy", r);
+            double mc = bench_report_rate(sc, size, "memcpy", r);
             bench_compare(sc, size, "axle", "memcpy", "speedup", ax / mc);
         }
     }
     return 0;
 }
+
+static int run_thr(void) { return with_roudi("shm.thr", thr_sizes); }
 
 static int run_thr_zc(void)
 {
@@ -855,10 +742,10 @@ static int run_thr_zc(void)
         int rc = thr_measure(THR_ZC, (size_t)size, r);
         if (rc < 0)
             return rc;
-        double zc = report_rate(sc, size, "axle", r);
+        double zc = bench_report_rate(sc, size, "axle", r);
         if ((rc = thr_measure(THR_COPY_WORK, (size_t)size, r)) < 0)
             return rc;
-        double cp = report_rate(sc, size, "axle_copy", r);
+        double cp = bench_report_rate(sc, size, "axle_copy", r);
         bench_compare(sc, size, "axle", "axle_copy", "speedup", zc / cp);
     }
     return 0;
@@ -925,7 +812,7 @@ static int overrun_measure(axle_overrun policy, uint64_t n, struct ovr_report *o
     memset(rep, 0, sizeof *rep);
     pid_t me = getpid(), pid = fork();
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         axle_ring *p;
         if (axle_ring_attach(&p, key, me, AXLE_RING_PRODUCER) < 0)
             _exit(2);
@@ -982,7 +869,7 @@ static int overrun_measure(axle_overrun policy, uint64_t n, struct ovr_report *o
         pace_until(t += 2 * OVR_PACE_NS);
     }
     double secs = (double)(bench_now() - t0) / 1e9;
-    rc = reap(pid, rc);
+    rc = bench_reap(pid, rc);
     if (rc == 0 && policy != AXLE_OVERRUN_ERROR && got != n)
         rc = -EPROTO; /* block and drain lose nothing */
     if (rc == 0 && got != rep->sent)
@@ -1077,7 +964,7 @@ static int tractor_measure(const struct tcase *c, bool raw_impl, double *msgs, d
         axle_ring_set_spin(cons, SPIN_NEVER_PARK);
     pid_t me = getpid(), pid = fork();
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         axle_ring *prod = NULL;
         if (!raw_impl) {
             if (axle_ring_attach(&prod, key, me, AXLE_RING_PRODUCER) < 0)
@@ -1111,7 +998,7 @@ static int tractor_measure(const struct tcase *c, bool raw_impl, double *msgs, d
         total += len;
     }
     double secs = (double)(bench_now() - t0) / 1e9;
-    rc = reap(pid, rc);
+    rc = bench_reap(pid, rc);
     if (rc == 0) {
         *msgs = (double)(c->count - 1) / secs;
         *bytes = (double)total / secs;
@@ -1193,7 +1080,7 @@ static int bcast_measure(double *pub_rate, double *recv_rate)
     }
     pid_t pid = fork();
     if (pid == 0) {
-        child_start();
+        bench_shm_child(1);
         axle_bcast *r;
         if (axle_bcast_attach(&r, key, me) < 0)
             _exit(2);
@@ -1229,7 +1116,7 @@ static int bcast_measure(double *pub_rate, double *recv_rate)
         rc = axle_bcast_publish(w, rec, sizeof rec);
     }
     int64_t t1 = bench_now();
-    rc = reap(pid, rc);
+    rc = bench_reap(pid, rc);
     if (rc == 0 && rep->got + rep->missed != n)
         rc = -EPROTO; /* something lost without being reported */
     if (rc == 0) {
@@ -1255,11 +1142,11 @@ static int run_bcast(void)
 }
 
 const bench_scenario bench_shm_scenarios[] = {
-    {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache-line and raw ring",
+    {"shm.rtt", "ping-pong over two axle shm rings, busy-poll, vs cache line, raw ring, IPC peers",
      run_rtt},
     {"shm.rtt.parked", "64 B ping-pong with both sides parked on every wait, vs futex and eventfd",
      run_rtt_parked},
-    {"shm.thr", "one-way stream over an axle shm ring (send/recv), vs raw ring and memcpy",
+    {"shm.thr", "one-way stream over an axle shm ring (send/recv), vs raw ring, memcpy, IPC peers",
      run_thr},
     {"shm.thr.zc", "the same stream zero-copy (reserve/commit, peek/release), vs copying",
      run_thr_zc},

@@ -3,9 +3,10 @@
 # only those that are missing. With `fuzz`, only what `make fuzz` adds: clang
 # and libFuzzer (libclang-rt-14-dev holds the runtime -fsanitize=fuzzer
 # links; clang only recommends it). With `bench`, only what `make bench`
-# adds: ZeroMQ, a baseline of stream.thr. Runs `apt-get update` only when something must
-# be installed; does nothing (and needs no root) when every package is
-# already present.
+# adds: ZeroMQ (a baseline of stream.thr, shm.rtt and shm.thr) and iceoryx's
+# C binding with its RouDi daemon (a baseline of shm.rtt and shm.thr). Runs
+# `apt-get update` only when something must be installed; does nothing (and
+# needs no root) when every package is already present.
 set -eu
 
 case "${1:-}" in
@@ -17,7 +18,7 @@ fuzz)
     PKGS="clang libclang-rt-14-dev libfuzzer-14-dev"
     ;;
 bench)
-    PKGS="libzmq3-dev"
+    PKGS="libzmq3-dev libiceoryx-binding-c-dev iceoryx"
     ;;
 *)
     echo "usage: $0 [fuzz|bench]" >&2
