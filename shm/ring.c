@@ -420,25 +420,30 @@ static int reserve_try(axle_ring *r, void *arg)
         /* Publish a PAD to the end first; the record then starts at 0. */
         ok = room(r, to_end);
         if (ok <= 0)
-            return ok < 0 ? ok : -EAGAIN;
+            goto full;
         rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
         r->head += to_end;
         publish_head(r);
         pos = 0;
     }
     ok = room(r, total);
-    if (ok < 0)
-        return ok;
-    if (ok == 0) {
-        /* Full: deferred commits go out now, or a waiting consumer never sees them. */
-        if (r->pub_head != r->head)
-            publish_head(r);
-        return -EAGAIN;
-    }
+    if (ok <= 0)
+        goto full;
     r->reserved = total;
     r->reserved_len = (uint32_t)a->len;
     *a->buf = r->data + pos + sizeof(axle__ring_rec);
     return 0;
+
+full:
+    if (ok < 0)
+        return ok;
+    /* No room, not even for the PAD: deferred commits go out now, or a
+     * waiting consumer never sees them and never makes room (found by
+     * test_shm_fault's random schedule: a full ring whose next record
+     * needed a PAD hung both sides). */
+    if (r->pub_head != r->head)
+        publish_head(r);
+    return -EAGAIN;
 }
 
 static int reserve_check(axle_ring *r, size_t len)
