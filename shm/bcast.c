@@ -384,7 +384,9 @@ int axle_bcast_recv(axle_bcast *b, void *buf, size_t cap, size_t *len, uint64_t 
         /* seq_cst; pairs with the fence in publish after the tail store. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         rc = try_recv(b, buf, cap, len, missed);
-        if (rc == -EAGAIN && writer_died(b))
+        /* Dead: one more try, for what it published between our try and
+         * its death; only when that finds nothing too is it the end. */
+        if (rc == -EAGAIN && writer_died(b) && (rc = try_recv(b, buf, cap, len, missed)) == -EAGAIN)
             rc = -EOWNERDEAD; /* everything it published has been read */
         if (rc != -EAGAIN)
             return rc;

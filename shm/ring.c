@@ -34,6 +34,14 @@
  * gets -EBUSY while the holder lives; close stores 0 back, and the end of a
  * holder that died without closing is taken over (a CAS from its pid).
  *
+ * A dead peer. A blocked call checks at each park (so within
+ * PEER_CHECK_NS) whether the peer's process has exited, through a pidfd so
+ * that an unreaped zombie counts; it then tries once more, so a record the
+ * peer committed just before it died is still delivered, and only then
+ * returns -EOWNERDEAD. A record reserved but never committed is never
+ * seen: head moves only in commit, after the payload and the record
+ * header are written.
+ *
  * Barrier table (every atomic and its partner):
  *   what                              order     pairs with
  *   hdr.magic store (create)          release   hdr.magic load, acquire (attach)
@@ -57,6 +65,7 @@
 #include <axle/shm.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -318,19 +327,35 @@ int axle__shm_park(uint32_t *word, uint32_t expected, int64_t until, int64_t now
 }
 
 /*
- * Run try until it stops returning -EAGAIN: spin, then park on word (the
- * waiting side's futex), bounded by timeout_ns (< 0: forever).
+ * Whether the process holding the other end has died (not merely closed
+ * it). A dead process that is not reaped yet is dead too: kill(pid, 0)
+ * still finds a zombie, so a reader parked on a writer it forked itself
+ * (and cannot reap while it waits) would never wake. A pidfd is readable
+ * once its process exited, zombie or not (Linux 5.3; without pidfd_open,
+ * kill() alone). Called at most once per park (every PEER_CHECK_NS).
  */
-/* Whether the process holding the other end has died (not merely closed it). */
 static bool peer_died(const int32_t *slot)
 {
     int32_t pid = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+    if (pid <= 0)
+        return false;
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        bool exited = poll(&p, 1, 0) == 1;
+        close(fd);
+        return exited;
+    }
+    return errno == ESRCH || (kill(pid, 0) < 0 && errno == ESRCH);
 }
 
 /* How long one park lasts at most: a peer's death is noticed within it. */
 #define PEER_CHECK_NS (100 * 1000 * 1000LL)
 
+/*
+ * Run try until it stops returning -EAGAIN: spin, then park on word (the
+ * waiting side's futex), bounded by timeout_ns (< 0: forever).
+ */
 static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn try, void *arg,
                      int64_t timeout_ns)
 {
@@ -351,8 +376,10 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
         /* seq_cst; pairs with the fence in wake_peer after the cursor store. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         rc = try(r, arg);
-        if (rc == -EAGAIN && peer_died(peer))
-            rc = -EOWNERDEAD; /* everything it committed has been taken: try said so */
+        /* Dead: one more try, for what it published between our try and
+         * its death; only when that finds nothing too is it the end. */
+        if (rc == -EAGAIN && peer_died(peer) && (rc = try(r, arg)) == -EAGAIN)
+            rc = -EOWNERDEAD; /* everything it committed has been taken */
         if (rc != -EAGAIN) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return rc;
