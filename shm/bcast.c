@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "wait.h"
 
 #define BCAST_MAGIC 0x54534342454c5841ull /* "AXLEBCST" */
@@ -232,8 +233,17 @@ static void emit(axle_bcast *b, uint64_t size, uint32_t kind, const void *data, 
     __atomic_thread_fence(__ATOMIC_RELEASE);
     struct rec_hdr h = {len, kind, b->seq};
     memcpy(b->data + (b->pos & b->mask), &h, sizeof h);
-    if (data && len)
-        memcpy(b->data + (b->pos & b->mask) + REC_HDR, data, len);
+    if (data && len) {
+        unsigned char *to = b->data + (b->pos & b->mask) + REC_HDR;
+#ifdef AXLE_FAULT_POINTS
+        uint32_t half = len / 2; /* the mid-copy fault point sits between the halves */
+        memcpy(to, data, half);
+        AXLE__SHM_FAULT(AXLE__FP_BCAST_MID_COPY);
+        memcpy(to + half, (const unsigned char *)data + half, len - half);
+#else
+        memcpy(to, data, len);
+#endif
+    }
     b->pos = end;
 }
 

@@ -40,7 +40,9 @@
  * peer committed just before it died is still delivered, and only then
  * returns -EOWNERDEAD. A record reserved but never committed is never
  * seen: head moves only in commit, after the payload and the record
- * header are written.
+ * header are written. The fault points (fault.h, compiled into test builds
+ * only) are where the fault tests kill a writer: after reserve, half-way
+ * through a send's copy, and before commit's head store.
  *
  * Barrier table (every atomic and its partner):
  *   what                              order     pairs with
@@ -74,6 +76,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "ring_evfd.h"
 #include "ring_layout.h"
 #include "wait.h"
@@ -459,6 +462,7 @@ static int reserve_try(axle_ring *r, void *arg)
     r->reserved = total;
     r->reserved_len = (uint32_t)a->len;
     *a->buf = r->data + pos + sizeof(axle__ring_rec);
+    AXLE__SHM_FAULT(AXLE__FP_AFTER_RESERVE);
     return 0;
 
 full:
@@ -509,6 +513,7 @@ static int commit(axle_ring *r, bool publish)
     if (!r->reserved)
         return -EINVAL;
     rec_write(r, r->head & r->mask, r->reserved_len, AXLE__REC_DATA);
+    AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
     r->head += r->reserved;
     r->reserved = 0;
     if (publish)
@@ -529,6 +534,22 @@ void axle_ring_flush(axle_ring *r)
         publish_tail(r);
 }
 
+/* Copy a record's payload into its reservation. */
+static inline void copy_in(void *buf, const void *data, size_t len)
+{
+#ifdef AXLE_FAULT_POINTS
+    size_t half = len / 2; /* the mid-copy fault point sits between the halves */
+    if (half)
+        memcpy(buf, data, half);
+    AXLE__SHM_FAULT(AXLE__FP_MID_COPY);
+    if (len - half)
+        memcpy((unsigned char *)buf + half, (const unsigned char *)data + half, len - half);
+#else
+    if (len)
+        memcpy(buf, data, len);
+#endif
+}
+
 /* Copy one record in if it fits now; -EAGAIN if not. */
 static int send_now(axle_ring *r, const void *data, size_t len)
 {
@@ -536,8 +557,7 @@ static int send_now(axle_ring *r, const void *data, size_t len)
     int rc = axle_ring_reserve_nowait(r, len, &buf);
     if (rc < 0)
         return rc;
-    if (len)
-        memcpy(buf, data, len);
+    copy_in(buf, data, len);
     return axle_ring_commit(r);
 }
 
@@ -638,8 +658,7 @@ int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_n
     rc = axle_ring_reserve(r, len, &buf, timeout_ns);
     if (rc < 0)
         return rc;
-    if (len)
-        memcpy(buf, data, len);
+    copy_in(buf, data, len);
     return axle_ring_commit(r);
 }
 
