@@ -3,7 +3,11 @@
 #   make test     plain build (build/) and ASan+UBSan build (build-asan/), both
 #                 with CTest; ends with "N passed, N failed", non-zero on failure
 #   make asan     only the sanitizer pass
-#   make demo     build and run examples/tree (an actor tree under supervision)
+#   make demo     build and run examples/ticks: a feed actor publishing ticks
+#                 over shm to a processing actor and a broadcast to subscriber
+#                 actors, with live rates and latency percentiles, then a clean
+#                 cancel (ARGS="--seconds 10 --subs 4"; DEMO=tree runs the
+#                 supervision tour examples/tree instead)
 #   make bench    Release build (build-release/), run axle-bench $(ARGS)
 #                 (also installs ZeroMQ, a baseline)
 #   make fuzz     clang + libFuzzer build (build-fuzz/), run each fuzz target
@@ -49,10 +53,13 @@ asan: deps
 	$(SUMMARY) build-asan || status=1; \
 	exit $$status
 
+# The headline demo alone: its table is the point, and tree's output (errors
+# and a SIGSEGV on purpose) would bury it.
+DEMO ?= ticks
 demo: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build -j $(JOBS) --target tree
-	./build/examples/tree
+	cmake --build build -j $(JOBS) --target $(DEMO)
+	./build/examples/$(DEMO) $(ARGS)
 
 bench: deps
 	@sh scripts/deps.sh bench
