@@ -525,7 +525,7 @@ static int feed(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
             if (due > seq + burst) /* behind: catch up a burst per turn, still yielding */
                 due = seq + burst;
         }
-        for (; rc == 0 && seq < due; seq++, win_n++) {
+        while (rc == 0 && seq < due) {
             uint64_t r = xorshift(&rng);
             t.seq = seq;
             t.price += (int64_t)(r % 21) - 10;
@@ -536,8 +536,8 @@ static int feed(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
                 waits++;
                 rc = axle_ring_send(ring, &t, sizeof t, -1);
             }
-            if (rc == 0)
-                rc = axle_bcast_publish(bc, &t, sizeof t);
+            if (rc == 0 && (rc = axle_bcast_publish(bc, &t, sizeof t)) == 0)
+                seq++, win_n++; /* counted once in both rings: the end record's count */
         }
         if (rc == 0)
             rc = axle_checkpoint(); /* a burst is done: let the runtime run */
