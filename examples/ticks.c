@@ -787,7 +787,8 @@ static void leftovers(const struct tree *t, int *procs, int *segs)
     closedir(d);
 }
 
-static bool dirty; /* root found something of the tree left over */
+static bool dirty;    /* root found something of the tree left over */
+static bool reported; /* root printed its error */
 
 static void usage(FILE *f)
 {
@@ -839,8 +840,10 @@ static int root_main(void *arg)
     const struct main_args *ma = arg;
     struct tree t = {0};
     int rc = parse(ma->argc, ma->argv, &t.o);
-    if (rc != 0)
+    if (rc != 0) {
+        reported = true; /* the usage said it */
         return rc < 0 ? rc : 0;
+    }
     t.n = 2 + t.o.subs;
     snprintf(t.c[0].name, sizeof t.c[0].name, "feed");
     snprintf(t.c[1].name, sizeof t.c[1].name, "proc");
@@ -877,6 +880,7 @@ static int root_main(void *arg)
         if (e)
             axle_error_format(e, buf, sizeof buf);
         fprintf(stderr, "ticks: %s\n%s", axle_strerror(rc), e ? buf : "");
+        reported = true;
     }
     if (rc == 0 && dirty)
         rc = AXLE_SET_ERR(-EBUSY, "the tree left something behind");
@@ -891,5 +895,7 @@ int main(int argc, char **argv)
     int rc = axle_main(argc, argv, &o, root_main, &ma);
     if (rc == -EINTR && !dirty) /* Ctrl-C: the tree was cancelled and cleaned up */
         return 0;
+    if (rc < 0 && !reported) /* axle_root itself failed (no io_uring, say) */
+        fprintf(stderr, "ticks: %s\n", axle_strerror(rc));
     return rc < 0 ? 1 : 0;
 }
