@@ -35,7 +35,7 @@
  * itself, the requester of a cancel_task, or whoever cancelled the
  * actor), or the boxed error.
  */
-#include "actor_int.h"
+#include "ctx_int.h"
 
 #include <axle/context.h>
 
@@ -43,95 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#define BUFFER_DEFAULT 64 /* a context's receive buffer, in messages (tractor's 2^6) */
-#define OVERFLOW_MAX 616  /* allow_overruns: messages kept beyond the buffer (tractor's) */
-
-/* A message queued for a context. */
-struct qmsg {
-    struct qmsg *next;
-    axle_msg *msg; /* owned */
-};
-
-/* A context's stream (one per context, one-shot). */
-struct axle_stream {
-    struct axle_ctx *ctx;
-    bool opened;      /* axle_ctx_open_stream ran */
-    bool closed;      /* this side closed it: Stop sent */
-    bool eoc;         /* the peer's Stop (or Return) arrived and was read */
-    bool failed;      /* an Error was read: every receive returns it */
-    struct bcast *bc; /* its subscriptions, once axle_stream_subscribe ran */
-};
-
-/* A subscription: a position in the shared buffer. */
-struct axle_sub {
-    struct bcast *bc;
-    uint64_t pos;      /* the sequence number it reads next */
-    bool raise_on_lag; /* else lagging is logged and skipped */
-    bool closed;
-    struct axle_sub *next; /* bc->subs */
-};
-
-/*
- * A stream shared by local tasks (tractor §9 broadcast receiver): the last
- * cap values in a ring, by sequence number; whichever subscriber is caught
- * up and finds nobody reading becomes the one reader of the stream.
- */
-struct bcast {
-    axle_stream *stream;
-    axle_buf *ring; /* cap slots; value seq lives in ring[seq % cap] */
-    size_t cap;
-    uint64_t next_seq;  /* the sequence number of the next value */
-    bool reading;       /* a subscriber is reading the stream now */
-    axle_event changed; /* set (then re-armed) whenever the above changes */
-    int end_rc;         /* the stream's end (-AXLE_EEOC, an error), or 0 */
-    struct axle_error *end_err;
-    struct axle_sub *subs; /* open subscriptions */
-    struct axle_sub own;   /* axle_stream_recv's, once subscribed */
-};
-
-struct axle_ctx {
-    bool parent;       /* which side this is */
-    struct peer *peer; /* referenced on the parent side */
-    axle_uid peer_uid;
-    uint64_t cid;
-
-    /* parent side */
-    struct call k;    /* the call: cid, reply queue */
-    axle_scope scope; /* the body's, between open and close */
-    bool scope_open;
-    bool acked;                  /* the StartAck was read: messages queue here */
-    bool reading;                /* the owner is blocked reading this context */
-    bool done;                   /* the outcome below is final */
-    int done_rc;                 /* 0 (result), AXLE_CTX_CANCEL_ACKED, or the error */
-    struct axle_error *done_err; /* the error's rich form for a non-remote failure */
-    axle_buf result;             /* the returned bytes */
-
-    /* child side */
-    struct rpc *rpc; /* the RPC task running the function */
-    bool started;
-
-    /* both: what the peer sent for this context, in order (§5 buffer) */
-    struct qmsg *head, *tail;   /* queued */
-    size_t nyields;             /* Yields among them: at most cap */
-    struct qmsg *ohead, *otail; /* allow_overruns: the overflow, FIFO */
-    size_t noverflow;           /* at most OVERFLOW_MAX */
-    size_t cap;                 /* the receive buffer: msg_buffer_size */
-    size_t dropped;             /* Yields dropped by overruns (the first was reported) */
-    bool allow_overruns;
-    axle_task *waiter;         /* the owner, parked in ctx_next */
-    axle_event ended;          /* a Return or Error arrived, or the peer is gone */
-    struct axle_stream stream; /* the context's one stream */
-
-    /* both */
-    bool cancel_called, cancel_acked, cancelled_caught;
-    bool has_canceller;
-    axle_uid canceller;
-    struct axle_error *remote_err; /* owned */
-    int remote_rc;
-    struct axle_error *local_err; /* owned */
-    int local_rc;
-};
 
 static void stream_stop(axle_stream *s);
 
@@ -209,6 +120,7 @@ static void wake_owner(axle_ctx *c)
         c->waiter = NULL;
         axle__wake(t, 0);
     }
+    axle__shm_stream_nudge(c);
 }
 
 void axle__ctx_wake(axle_ctx *c)
@@ -261,6 +173,14 @@ bool axle__ctx_full;
 bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
 {
     int kind = m->env->msg_case;
+    if (kind == AXLE__ENVELOPE__MSG_STREAM_SHM) { /* the data plane's, never queued */
+        axle__shm_stream_on_msg(c, m);
+        axle_msg_free(m);
+        return true;
+    }
+    if (kind == AXLE__ENVELOPE__MSG_STOP || kind == AXLE__ENVELOPE__MSG_RETURN ||
+        kind == AXLE__ENVELOPE__MSG_ERROR)
+        c->shm.peer_stopped = true;
     if (kind == AXLE__ENVELOPE__MSG_ERROR)
         record_error(c, m);
     if (kind == AXLE__ENVELOPE__MSG_ERROR || kind == AXLE__ENVELOPE__MSG_RETURN)
@@ -327,14 +247,20 @@ static int ctx_abort(axle_task *t, void *data)
 /*
  * The next message for c, the owner marked as reading it (so an Error
  * arriving meanwhile is returned by the read, not by a scope cancel).
- * nowait: -EAGAIN instead of waiting, and no checkpoint.
+ * nowait: -EAGAIN instead of waiting, and no checkpoint. watch_ring: also
+ * -EAGAIN once the peer's shm ring is attached (a stream reader must
+ * read it first: shmstream.c).
  */
-static int ctx_next(axle_ctx *c, axle_msg **m, bool nowait)
+static int ctx_next_w(axle_ctx *c, axle_msg **m, bool nowait, bool watch_ring)
 {
     *m = NULL;
     int rc = nowait ? 0 : axle__checkpoint();
     c->reading = true;
     while (rc == 0 && !c->head) {
+        if (watch_ring && c->shm.in && !c->shm.in_dead) {
+            rc = -EAGAIN;
+            break;
+        }
         if ((rc = ctx_gone(c)) < 0) {
             char who[96];
             axle_uid_format(&c->peer_uid, who, sizeof who);
@@ -367,6 +293,11 @@ static int ctx_next(axle_ctx *c, axle_msg **m, bool nowait)
         q_append(&c->head, &c->tail, o);
     }
     return 0;
+}
+
+static int ctx_next(axle_ctx *c, axle_msg **m, bool nowait)
+{
+    return ctx_next_w(c, m, nowait, false);
 }
 
 /* ---- the parent side ------------------------------------------------------------------ */
@@ -495,6 +426,7 @@ static void bcast_free(struct bcast *bc);
 static void ctx_free(axle_ctx *c)
 {
     bcast_free(c->stream.bc);
+    axle__shm_stream_free(c);
     ctx_drop_queued(c);
     axle__call_close(&c->k);
     axle__peer_unref(c->peer);
@@ -788,6 +720,7 @@ int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len)
         stream_stop(&c.stream); /* a return leaves the stream: Stop before the result */
     r->ctx = NULL;
     bcast_free(c.stream.bc);
+    axle__shm_stream_free(&c);
     ctx_drop_queued(&c);
     if (rc == 0) {
         axle__send_return(r->peer, r->cid, &ret);
@@ -818,6 +751,7 @@ static void stream_stop(axle_stream *s)
     s->closed = true;
     if (c->peer->gone)
         return;
+    axle__shm_stream_flush(c); /* the data goes before its Stop */
     Axle__Stop st = AXLE__STOP__INIT;
     st.cid = c->cid;
     Axle__Envelope env = AXLE__ENVELOPE__INIT;
@@ -843,6 +777,9 @@ int axle_ctx_open_stream(axle_ctx *c, const axle_stream_opts *o, axle_stream **o
                                      "the child starts the context first");
     if (c->cancel_called)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: stream opened after axle_ctx_cancel");
+    int rc = axle__shm_stream_open(c, o);
+    if (rc < 0)
+        return rc;
     if (o && o->msg_buffer_size)
         c->cap = o->msg_buffer_size;
     if (o && o->allow_overruns)
@@ -859,6 +796,8 @@ int axle_stream_send(axle_stream *s, const void *data, size_t len)
         return AXLE_SET_ERR(-AXLE_ECLOSED, "axle_stream_send: this side closed the stream");
     if (c->remote_err)
         return put_copy(c->remote_err, c->remote_rc);
+    if (c->shm.out)
+        return axle__shm_stream_send(c, data, len);
     Axle__Yield y = AXLE__YIELD__INIT;
     y.cid = c->cid;
     y.pld.data = (uint8_t *)data;
@@ -879,8 +818,20 @@ static int stream_take(axle_stream *s, axle_buf *out, bool nowait)
             return put_copy(c->remote_err, c->remote_rc);
         if (s->eoc)
             return AXLE_SET_ERR(-AXLE_EEOC, "end of stream: %s closed its side", c->peer_uid.name);
+        /* The ring first: its data precedes whatever is queued (shmstream.c). */
+        bool ring = c->shm.in && !c->shm.in_dead;
+        int rc = ring ? axle__shm_stream_take(c, out, nowait) : -EAGAIN;
+        if (rc != -EAGAIN) {
+            if (rc == -ECANCELED && c->remote_err) {
+                s->failed = true;
+                continue;
+            }
+            return rc;
+        }
         axle_msg *m;
-        int rc = ctx_next(c, &m, nowait);
+        rc = ctx_next_w(c, &m, nowait || ring, !nowait);
+        if (rc == -EAGAIN && !nowait && (!ring || (rc = axle__shm_stream_wait(c)) == 0))
+            continue; /* a ring appeared; or a record, a message or a nudge: look again */
         if (rc == -ECANCELED && c->remote_err && !nowait) {
             s->failed = true; /* the error cancelled us before we read it */
             continue;
@@ -917,6 +868,11 @@ int axle_stream_recv(axle_stream *s, axle_buf *out)
     return stream_take(s, out, false);
 }
 int axle_stream_recv_nowait(axle_stream *s, axle_buf *out) { return stream_take(s, out, true); }
+
+axle_stream_transport axle_stream_transport_of(const axle_stream *s)
+{
+    return s->opened ? s->ctx->shm.used : AXLE_STREAM_AUTO;
+}
 
 int axle_stream_close(axle_stream *s)
 {

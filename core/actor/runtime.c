@@ -19,8 +19,8 @@
  *   queue, a context's messages to the context (context.c), Starts become
  *   tasks; a frame for an unknown cid is dropped with a log line. It
  *   dispatches a whole socket read before yielding, unless a context's
- *   buffer fills (then its reader runs first). Nothing a peer sends can crash the actor: bad frames are
- *   logged and skipped, errors in RPC tasks go back to the caller.
+ *   buffer fills (then its reader runs first). Nothing a peer sends can crash the actor: bad frames
+ * are logged and skipped, errors in RPC tasks go back to the caller.
  * - When a peer's loop ends (EOF, reset), its pending calls fail with
  *   -AXLE_ETRANSPORT and the tasks it started are cancelled.
  * - self.cancel_task(cid) cancels one RPC task and records who asked (a
@@ -548,6 +548,8 @@ static uint64_t reply_cid(const Axle__Envelope *e, bool *has)
         return e->cancel_ack->cid;
     case AXLE__ENVELOPE__MSG_REGISTRAR_REPLY:
         return e->registrar_reply->cid;
+    case AXLE__ENVELOPE__MSG_STREAM_SHM:
+        return e->stream_shm->cid;
     case AXLE__ENVELOPE__MSG_ERROR:
         *has = e->error->has_cid;
         return e->error->cid;
@@ -581,6 +583,8 @@ static void dispatch(struct peer *p, axle_msg *m)
         for (struct rpc *r = p->rpcs; r; r = r->next)
             if (r->cid == cid && r->ctx && axle__ctx_on_msg(r->ctx, m))
                 return; /* a context we run: its queue owns m */
+    if (e->msg_case == AXLE__ENVELOPE__MSG_STREAM_SHM)
+        axle__shm_stream_unrouted(p, m); /* an offer is refused, not left unanswered */
     if (e->msg_case == AXLE__ENVELOPE__MSG_ERROR && !has)
         axle_log_error("actor %s reports an error outside any call: %s", p->uid.name,
                        e->error->message ? e->error->message : "(no message)");

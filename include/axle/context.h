@@ -212,12 +212,53 @@ AXLE_API int axle_ctx_close_all(axle_ctx **ctxs, size_t n, int rc);
  *   are dropped with a log line; at the context's end the overflow is
  *   discarded with a warning.
  * Either side may allow overruns for what it receives.
+ *
+ * Data plane. Each side chooses how its own sends travel, when it opens
+ * its stream (axle_stream_opts.transport):
+ * - the channel: one Yield frame per message, as above;
+ * - shared memory: a single-producer ring (<axle/shm.h>) this side
+ *   creates and the peer's runtime attaches as soon as the offer arrives
+ *   (opening waits that one round trip; the segment's name is unlinked once
+ *   both have it mapped, so nothing stays in /dev/shm even after SIGKILL).
+ *   Only the data moves there: Stop, Return, Error and cancels stay on the
+ *   channel, and a receiver empties the ring before it acts on any of them,
+ *   so no Stop overtakes data. Every other rule of this header holds.
+ *   Overruns are the ring's and the writer's (shm_overrun): ERROR (the
+ *   default, the reference's: the send fails with -AXLE_EOVERRUN and
+ *   nothing is sent), DRAIN (allow_overruns' counterpart: the record waits
+ *   in a local queue, bounded at 16 MiB, then -AXLE_EOVERRUN; closing
+ *   pushes what is queued, waiting up to a second), or BLOCK (the send
+ *   waits for room, cancellably). A message longer than the ring's largest
+ *   record (shm_bytes - 8) fails with -EMSGSIZE. msg_buffer_size and
+ *   allow_overruns then only govern what still comes over the channel.
+ * AUTO uses shared memory when the peer's channel is a Unix socket or a
+ * TCP connection to this host and the peer agrees it runs on the same host
+ * (boot id); otherwise the channel. The environment variable
+ * AXLE_STREAM_TRANSPORT (auto, shm or channel) replaces AUTO for a whole
+ * process. axle_stream_transport_of says what a side got.
  */
 typedef struct axle_stream axle_stream;
 
+typedef enum axle_stream_transport {
+    AXLE_STREAM_AUTO = 0,    /* shared memory on this host, else the channel */
+    AXLE_STREAM_CHANNEL = 1, /* always the channel */
+    AXLE_STREAM_SHM = 2,     /* shared memory, or fail (-EXDEV: another host) */
+} axle_stream_transport;
+
+/* The writer's overrun policy on a shared-memory data plane. */
+typedef enum axle_stream_overrun {
+    AXLE_STREAM_OVERRUN_DEFAULT = 0, /* ERROR; DRAIN when allow_overruns is set */
+    AXLE_STREAM_OVERRUN_ERROR = 1,
+    AXLE_STREAM_OVERRUN_DRAIN = 2,
+    AXLE_STREAM_OVERRUN_BLOCK = 3,
+} axle_stream_overrun;
+
 typedef struct axle_stream_opts {
-    size_t msg_buffer_size; /* 0: keep the context's (64 by default) */
-    bool allow_overruns;    /* keep an overflow instead of reporting an overrun */
+    size_t msg_buffer_size;          /* 0: keep the context's (64 by default) */
+    bool allow_overruns;             /* keep an overflow instead of reporting an overrun */
+    axle_stream_transport transport; /* how this side's sends travel */
+    size_t shm_bytes;                /* the ring's data bytes (0: 256 KiB; a power of two) */
+    axle_stream_overrun shm_overrun; /* see "Data plane" */
 } axle_stream_opts;
 
 /*
@@ -229,8 +270,11 @@ typedef struct axle_stream_opts {
  * Errors: -EINVAL: opened twice (a stream is one-shot), before
  *   axle_ctx_started on the child side, or after axle_ctx_cancel when no
  *   ContextCancelled has arrived yet; after axle_ctx_cancel, the
- *   ContextCancelled that did arrive (-AXLE_ECTXCANCELLED).
- * Checkpoint: no.
+ *   ContextCancelled that did arrive (-AXLE_ECTXCANCELLED). With
+ *   AXLE_STREAM_SHM: -EXDEV the peer is on another host; the errors of
+ *   axle_ring_create (-ENOSPC ...); the peer's refusal; -ECANCELED.
+ *   AUTO falls back to the channel instead (logged at runtime level).
+ * Checkpoint: only while a shared-memory offer waits for its answer.
  */
 AXLE_API int axle_ctx_open_stream(axle_ctx *ctx, const axle_stream_opts *o, axle_stream **out);
 
@@ -240,8 +284,12 @@ AXLE_API int axle_ctx_open_stream(axle_ctx *ctx, const axle_stream_opts *o, axle
  * Errors: the context's recorded remote error, if any (a StreamOverrun
  *   the peer reported, its ContextCancelled, ...); -AXLE_ECLOSED after
  *   this side's axle_stream_close; -AXLE_ETRANSPORT; -ECANCELED. Sending
- *   after the peer closed its side is allowed (the peer drops it).
- * Checkpoint: yes.
+ *   after the peer closed its side is allowed (the peer drops it). Over
+ *   shared memory also: -AXLE_EOVERRUN from the ring (ERROR, or DRAIN past
+ *   its bound; the error's sender is this actor); -EMSGSIZE longer than
+ *   the ring's largest record.
+ * Checkpoint: yes (and every 64 messages over shared memory it yields, so
+ *   the actor's message loop runs even when the ring always has room).
  */
 AXLE_API int axle_stream_send(axle_stream *s, const void *data, size_t len);
 
@@ -253,7 +301,7 @@ AXLE_API int axle_stream_send(axle_stream *s, const void *data, size_t len);
  *   the peer's error, including a ContextCancelled this side asked for
  *   (not absorbed here), on this and every later call; -AXLE_ECLOSED after
  *   axle_stream_close; -AXLE_ETRANSPORT; -ECANCELED.
- * Checkpoint: yes.
+ * Checkpoint: yes (over shared memory it also yields every 64 messages).
  */
 AXLE_API int axle_stream_recv(axle_stream *s, axle_buf *out);
 
@@ -269,6 +317,10 @@ AXLE_API int axle_stream_recv_nowait(axle_stream *s, axle_buf *out);
  * Returns: 0.  Checkpoint: no (the Stop is shielded and bounded).
  */
 AXLE_API int axle_stream_close(axle_stream *s);
+
+/* How this side's sends travel: AXLE_STREAM_SHM or AXLE_STREAM_CHANNEL
+ * (AXLE_STREAM_AUTO before the stream is opened). */
+AXLE_API axle_stream_transport axle_stream_transport_of(const axle_stream *s);
 
 /* ---- broadcast: one stream, many local tasks (tractor §9) ---------------------- */
 
