@@ -406,7 +406,7 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
 /* --------------------------------------------------------------- producer */
 
 /* Room for n more bytes at head? 1 yes, 0 no, or -AXLE_ESHMCORRUPT. */
-static int room(axle_ring *r, uint64_t n)
+static inline int room(axle_ring *r, uint64_t n)
 {
     if (r->cap - (r->head - r->cached_tail) >= n)
         return 1;
@@ -426,7 +426,7 @@ static void rec_write(axle_ring *r, uint64_t pos, uint32_t len, uint32_t type)
     __atomic_store_n(&rec->type, type, __ATOMIC_RELAXED);
 }
 
-static void publish_head(axle_ring *r)
+static inline void publish_head(axle_ring *r)
 {
     r->pub_head = r->head;
     /* release; pairs with the acquire load of head in fetch_head. */
@@ -439,7 +439,7 @@ typedef struct reserve_arg {
     void **buf; /* where the payload goes */
 } reserve_arg;
 
-static int reserve_try(axle_ring *r, void *arg)
+static inline __attribute__((always_inline)) int reserve_try(axle_ring *r, void *arg)
 {
     reserve_arg *a = arg;
     uint64_t total = align8(sizeof(axle__ring_rec) + a->len);
@@ -483,7 +483,7 @@ static int reserve_check(axle_ring *r, size_t len)
         return -EPERM;
     if (r->reserved)
         return -EINVAL;
-    if (len > axle_ring_max_record(r))
+    if (len > r->cap - sizeof(axle__ring_rec)) /* axle_ring_max_record, not called: exported */
         return -EMSGSIZE;
     return 0;
 }
@@ -506,7 +506,7 @@ int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf)
     return reserve_try(r, &a);
 }
 
-static int commit(axle_ring *r, bool publish)
+static inline int commit(axle_ring *r, bool publish)
 {
     if (r->role != AXLE_RING_PRODUCER)
         return -EPERM;
@@ -521,7 +521,7 @@ static int commit(axle_ring *r, bool publish)
     return 0;
 }
 
-static void publish_tail(axle_ring *r);
+static inline void publish_tail(axle_ring *r);
 
 int axle_ring_commit(axle_ring *r) { return commit(r, true); }
 int axle_ring_commit_deferred(axle_ring *r) { return commit(r, false); }
@@ -532,6 +532,41 @@ void axle_ring_flush(axle_ring *r)
         publish_head(r);
     else if (r->role == AXLE_RING_CONSUMER && r->pub_tail != r->tail)
         publish_tail(r);
+}
+
+/*
+ * memcpy for small records without the call: up to 16 bytes as two
+ * (possibly overlapping) loads and stores of the widest fitting size.
+ */
+static inline void copy_small(void *dst, const void *src, size_t len)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (len >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + len - 8, &b, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + len - 4, &b, 4);
+    } else if (len) {
+        d[0] = s[0];
+        d[len / 2] = s[len / 2];
+        d[len - 1] = s[len - 1];
+    }
+}
+
+static inline void copy_bytes(void *dst, const void *src, size_t len)
+{
+    if (len <= 16)
+        copy_small(dst, src, len);
+    else
+        memcpy(dst, src, len);
 }
 
 /* Copy a record's payload into its reservation. */
@@ -545,8 +580,7 @@ static inline void copy_in(void *buf, const void *data, size_t len)
     if (len - half)
         memcpy((unsigned char *)buf + half, (const unsigned char *)data + half, len - half);
 #else
-    if (len)
-        memcpy(buf, data, len);
+    copy_bytes(buf, data, len);
 #endif
 }
 
@@ -655,11 +689,15 @@ int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_n
     if (r->overrun == AXLE_OVERRUN_DRAIN)
         return send_drain(r, data, len);
     void *buf;
-    rc = axle_ring_reserve(r, len, &buf, timeout_ns);
+    reserve_arg a = {len, &buf};
+    rc = reserve_try(r, &a); /* the common case, without ring_wait's indirect call */
+    if (rc == -EAGAIN)
+        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a,
+                       timeout_ns);
     if (rc < 0)
         return rc;
     copy_in(buf, data, len);
-    return axle_ring_commit(r);
+    return commit(r, true);
 }
 
 int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
@@ -677,7 +715,7 @@ int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
 
 /* Bytes published past tail, refreshing the cached head when none are
  * known; or -AXLE_ESHMCORRUPT. */
-static int64_t fetch_head(axle_ring *r)
+static inline int64_t fetch_head(axle_ring *r)
 {
     if (r->cached_head != r->tail)
         return (int64_t)(r->cached_head - r->tail);
@@ -690,7 +728,7 @@ static int64_t fetch_head(axle_ring *r)
     return (int64_t)(h - r->tail);
 }
 
-static void publish_tail(axle_ring *r)
+static inline void publish_tail(axle_ring *r)
 {
     r->pub_tail = r->tail;
     /* release; pairs with the acquire load of tail in room. */
@@ -698,7 +736,7 @@ static void publish_tail(axle_ring *r)
     wake_peer(&r->hdr->writer_parked);
 }
 
-static int peek_try(axle_ring *r, void *arg)
+static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *arg)
 {
     (void)arg;
     if (r->peeked)
@@ -741,8 +779,10 @@ int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_
 {
     if (r->role != AXLE_RING_CONSUMER)
         return -EPERM;
-    int rc =
-        ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_try, NULL, timeout_ns);
+    int rc = peek_try(r, NULL); /* the common case, without ring_wait's indirect call */
+    if (rc == -EAGAIN)
+        rc =
+            ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_try, NULL, timeout_ns);
     if (rc < 0)
         return rc;
     *buf = r->peek_buf;
@@ -762,7 +802,7 @@ int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len)
     return 0;
 }
 
-static int release(axle_ring *r, bool publish)
+static inline int release(axle_ring *r, bool publish)
 {
     if (r->role != AXLE_RING_CONSUMER)
         return -EPERM;
@@ -778,14 +818,14 @@ static int release(axle_ring *r, bool publish)
 int axle_ring_release(axle_ring *r) { return release(r, true); }
 int axle_ring_release_deferred(axle_ring *r) { return release(r, false); }
 
-static int copy_out(axle_ring *r, const void *src, size_t n, void *buf, size_t cap, size_t *len)
+static inline int copy_out(axle_ring *r, const void *src, size_t n, void *buf, size_t cap,
+                           size_t *len)
 {
     *len = n;
     if (n > cap)
         return -EMSGSIZE;
-    if (n)
-        memcpy(buf, src, n);
-    return axle_ring_release(r);
+    copy_bytes(buf, src, n);
+    return release(r, true);
 }
 
 int axle_ring_recv(axle_ring *r, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
