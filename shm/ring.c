@@ -30,6 +30,29 @@
  * (exchange to 0) before FUTEX_WAKE, so the common case (nobody parked)
  * costs no syscall and a stale FUTEX_WAIT on a cleared word returns EAGAIN.
  *
+ * Light wakes. That waker's fence drains the store buffer behind a store to
+ * a line the peer is reading: on every record it was most of the cost of a
+ * small send or recv (shm.thr at 8 B ran at 0.1x a raw ring). An end whose
+ * process can use membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) (registered
+ * once per process) is light: it sets its flag in the header
+ * (producer_light / consumer_light) and, when it parks, replaces its fence
+ * by membarrier, which runs a full barrier in the running threads of every
+ * registered process, the waker's included. A waker that is registered
+ * itself and sees the peer's flag set then needs only a compiler barrier
+ * between its cursor store and its parked-word load: the peer's barrier
+ * falls in its instruction stream either before the store (the parked
+ * peer's re-check sees the cursor) or after the load (the load sees
+ * parked = 1). membarrier costs IPIs (about 15 us a park on a VM), so it
+ * pays only with many records per park: an end that moved fewer than
+ * LIGHT_AFTER records since its last park turns fenced (flag cleared, then
+ * one membarrier, after which every waker fences), and light again once
+ * it has moved LIGHT_AFTER without parking. The event fd's helper thread
+ * (ring_evfd.c) parks with a plain fence, so a consumer with an event fd
+ * turns fenced for good. Rings of peers that predate the flags read them
+ * as 0: fenced, the old protocol. One case is not covered: an end taken
+ * over from a dead light holder by a process of such an older library
+ * inherits the stale flag.
+ *
  * Ends are claimed with a CAS of the pid slot from 0; a second claimant
  * gets -EBUSY while the holder lives; close stores 0 back, and the end of a
  * holder that died without closing is taken over (a CAS from its pid).
@@ -52,8 +75,14 @@
  *   hdr.tail store (release, pad)     release   hdr.tail load, acquire (fetch_tail):
  *                                               the consumer's reads of a record
  *                                               finish before the producer reuses it
- *   fence after head/tail store       seq_cst   fence after parked := 1 (park)
- *   hdr.reader/writer_parked := 1     relaxed   + seq_cst fence, then cursor re-check
+ *   fence after head/tail store       seq_cst   fence after parked := 1 (park);
+ *     (light peer: compiler only)               or the parked peer's membarrier
+ *   hdr.reader/writer_parked := 1     relaxed   + seq_cst fence (or membarrier), then
+ *                                               the cursor re-check
+ *   hdr.producer/consumer_light       relaxed   read by the waker before its parked-
+ *                                               word load; cleared, then membarrier
+ *                                               (go_fenced); set freely (the setter's
+ *                                               parks are heavy from then on)
  *   hdr.reader/writer_parked xchg 0   relaxed   after the waker's seq_cst fence;
  *                                               FUTEX_WAIT compares the word in-kernel
  *   hdr.producer/consumer_pid CAS     acq_rel   release store of 0 in close
@@ -67,6 +96,7 @@
 #include <axle/shm.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -97,6 +127,13 @@ struct axle_ring {
     axle_ring_role role; /* the end this handle holds */
     pid_t pid;           /* the pid written into that end's slot */
     unsigned spin;       /* busy-wait iterations before parking */
+    bool light;          /* this process takes membarrier IPIs: it may wake a light peer unfenced */
+    bool light_park;     /* this end parks with membarrier (its light flag in the header is 1) */
+    bool never_light;    /* an event fd helper parks for this end: never light again */
+    bool closing;        /* axle_ring_close is under way (see axle__ring_evfd_slot) */
+    uint32_t since_park; /* records this end committed or released since it last parked */
+    uint32_t *own_light; /* this end's light flag in the header */
+    const uint32_t *peer_light; /* the other end's */
     /* Producer side. */
     uint64_t head;                  /* own cursor, authoritative; Invariant: multiple of 8 */
     uint64_t cached_tail;           /* last validated tail; Invariant: head - cached_tail <= cap */
@@ -120,7 +157,25 @@ struct axle_ring {
 
 axle__ring_hdr *axle__ring_hdr_of(axle_ring *r) { return r->hdr; }
 axle_ring_role axle__ring_role_of(const axle_ring *r) { return r->role; }
-struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r) { return &r->evfd; }
+static void go_fenced(axle_ring *r);
+
+/*
+ * ring_evfd.c reaches the handle's event fd through here, first of all when
+ * it starts its helper thread; that helper parks on reader_parked with a
+ * plain full fence, not the heavy barrier, so from then on the producer
+ * must fence its wakes: the consumer end stops being light for good (the
+ * flag cleared, then a heavy barrier, so that no wake in flight misses it).
+ * Not at close (which stops the helper through here too).
+ */
+struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r)
+{
+    if (r->role == AXLE_RING_CONSUMER && !r->closing && !r->never_light) {
+        r->never_light = true;
+        if (r->light_park)
+            go_fenced(r);
+    }
+    return &r->evfd;
+}
 
 static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
@@ -144,7 +199,31 @@ static int claim(axle_ring *r, axle_ring_role role)
             return -EBUSY;
     }
     r->role = role;
+    axle__ring_hdr *h = r->hdr;
+    r->own_light = role == AXLE_RING_PRODUCER ? &h->producer_light : &h->consumer_light;
+    r->peer_light = role == AXLE_RING_PRODUCER ? &h->consumer_light : &h->producer_light;
+    r->light_park = r->light;
+    __atomic_store_n(r->own_light, r->light ? 1u : 0u, __ATOMIC_RELEASE);
     return 0;
+}
+
+/*
+ * Light wakes need every process holding an end to be a target of
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): register once per process.
+ * Fork story: the registering pid is remembered, so a forked child (whose
+ * registration the kernel may not carry over) registers again.
+ */
+static pid_t membarrier_pid;
+
+static bool membarrier_ready(void)
+{
+    pid_t me = getpid();
+    if (__atomic_load_n(&membarrier_pid, __ATOMIC_RELAXED) == me)
+        return true;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) != 0)
+        return false; /* no membarrier (Linux < 4.16, seccomp): the fenced protocol */
+    __atomic_store_n(&membarrier_pid, me, __ATOMIC_RELAXED);
+    return true;
 }
 
 static int ring_new(axle_ring **out, axle_shm *shm)
@@ -157,6 +236,7 @@ static int ring_new(axle_ring **out, axle_shm *shm)
     r->data = (unsigned char *)r->hdr + sizeof(axle__ring_hdr);
     r->pid = getpid();
     r->spin = AXLE_RING_SPIN_DEFAULT;
+    r->light = membarrier_ready();
     *out = r;
     return 0;
 }
@@ -260,6 +340,7 @@ void axle_ring_close(axle_ring *r)
 {
     if (!r)
         return;
+    r->closing = true;
     axle__ring_evfd_stop(r);
     if (r->role == AXLE_RING_PRODUCER)
         axle_ring_drain(r); /* what still does not fit is dropped: see the header */
@@ -271,6 +352,8 @@ void axle_ring_close(axle_ring *r)
     axle_ring_flush(r); /* nothing committed or released is left unpublished */
     int32_t *slot = r->role == AXLE_RING_PRODUCER ? &r->hdr->producer_pid : &r->hdr->consumer_pid;
     int32_t expect = (int32_t)r->pid;
+    if (r->role && __atomic_load_n(slot, __ATOMIC_RELAXED) == expect)
+        __atomic_store_n(r->own_light, 0, __ATOMIC_RELAXED); /* the next holder sets its own */
     /* release; pairs with the acq_rel CAS in claim. Only if still ours. */
     __atomic_compare_exchange_n(slot, &expect, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
     axle_shm_close(r->shm);
@@ -288,14 +371,81 @@ void axle_ring_set_spin(axle_ring *r, unsigned iterations) { r->spin = iteration
 
 static void futex_wake(uint32_t *word) { syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0); }
 
-/* Called after storing a cursor: wake the peer if it parked on word. */
-static void wake_peer(uint32_t *word)
+/* Records an end moves between parks before it asks its waker to stop fencing. */
+#define LIGHT_AFTER 1024u
+
+/*
+ * Count a record this end moved; once LIGHT_AFTER have gone by without a
+ * park, become light again. Setting the flag needs no barrier: until the
+ * waker sees it, it keeps fencing, and our parks from now on are heavy.
+ */
+static inline void count_record(axle_ring *r)
 {
-    /* seq_cst; pairs with the seq_cst fence in ring_wait after parked := 1. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (r->since_park < LIGHT_AFTER && ++r->since_park == LIGHT_AFTER && !r->light_park &&
+        r->light && !r->never_light) {
+        __atomic_store_n(r->own_light, 1, __ATOMIC_RELAXED);
+        r->light_park = true;
+    }
+}
+
+/*
+ * Called after storing a cursor: wake the peer if it parked on word. The
+ * store must be ordered before the load of word (StoreLoad): by a full
+ * fence, or, when both sides are light, by the parked peer's membarrier
+ * (see "Light wakes" at the top), which spares the fence on every message.
+ */
+static inline void wake_peer(const axle_ring *r, uint32_t *word)
+{
+    if (r->light && __atomic_load_n(r->peer_light, __ATOMIC_RELAXED))
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* compiler only; the peer's membarrier */
+    else
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with park_barrier's fence */
     if (__atomic_load_n(word, __ATOMIC_RELAXED) != 0 &&
         __atomic_exchange_n(word, 0, __ATOMIC_RELAXED) != 0)
         futex_wake(word);
+}
+
+/* A full barrier in the running threads of every registered process (the peer's among them). */
+static bool heavy_barrier(void)
+{
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
+/*
+ * Stop being light: clear the flag, then a heavy barrier, after which
+ * every waker sees the flag clear (and fences); a wake that read it set
+ * before then stored its cursor before the barrier, so the re-check after
+ * it sees the cursor. Should membarrier fail after registering worked, a
+ * wake already in flight may be missed: the park is bounded by PEER_CHECK_NS.
+ */
+static void go_fenced(axle_ring *r)
+{
+    __atomic_store_n(r->own_light, 0, __ATOMIC_RELAXED);
+    r->light_park = false;
+    if (!heavy_barrier())
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/*
+ * The waiter's half, after parked := 1 and before re-checking the cursor.
+ * Light: membarrier(GLOBAL_EXPEDITED), a full barrier in the waker's
+ * thread wherever it stands, so the waker needs none of its own on each
+ * record. It costs IPIs (about 15 us a park on a VM), worth it only with
+ * many records per park: an end that moved fewer than LIGHT_AFTER records
+ * since it last parked goes fenced here (a fence in this park and in each
+ * of the waker's wakes), and light again (count_record) once it has moved
+ * that many without parking.
+ */
+static void park_barrier(axle_ring *r)
+{
+    bool busy = r->since_park >= LIGHT_AFTER;
+    r->since_park = 0;
+    if (r->light_park) {
+        if (!busy || !heavy_barrier())
+            go_fenced(r); /* its heavy barrier serves this park too */
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with wake_peer's fence */
 }
 
 typedef int (*try_fn)(axle_ring *r, void *arg);
@@ -376,8 +526,7 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
     }
     for (;;) {
         __atomic_store_n(word, 1, __ATOMIC_RELAXED);
-        /* seq_cst; pairs with the fence in wake_peer after the cursor store. */
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        park_barrier(r); /* pairs with wake_peer after the cursor store */
         rc = try(r, arg);
         /* Dead: one more try, for what it published between our try and
          * its death; only when that finds nothing too is it the end. */
@@ -431,7 +580,7 @@ static inline void publish_head(axle_ring *r)
     r->pub_head = r->head;
     /* release; pairs with the acquire load of head in fetch_head. */
     __atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELEASE);
-    wake_peer(&r->hdr->reader_parked);
+    wake_peer(r, &r->hdr->reader_parked);
 }
 
 typedef struct reserve_arg {
@@ -516,6 +665,7 @@ static inline int commit(axle_ring *r, bool publish)
     AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
     r->head += r->reserved;
     r->reserved = 0;
+    count_record(r);
     if (publish)
         publish_head(r);
     return 0;
@@ -733,7 +883,7 @@ static inline void publish_tail(axle_ring *r)
     r->pub_tail = r->tail;
     /* release; pairs with the acquire load of tail in room. */
     __atomic_store_n(&r->hdr->tail, r->tail, __ATOMIC_RELEASE);
-    wake_peer(&r->hdr->writer_parked);
+    wake_peer(r, &r->hdr->writer_parked);
 }
 
 static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *arg)
@@ -810,6 +960,7 @@ static inline int release(axle_ring *r, bool publish)
         return -EINVAL;
     r->tail += r->peeked;
     r->peeked = 0;
+    count_record(r);
     if (publish)
         publish_tail(r);
     return 0;

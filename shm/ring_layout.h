@@ -13,7 +13,9 @@
  *       16     8  capacity         data-area bytes, a power of two
  *       24     4  producer_pid     0 = end free; claimed with a CAS
  *       28     4  consumer_pid     0 = end free; claimed with a CAS
- *       32    32  reserved         zero
+ *       32     4  producer_light   1: the producer parks with a heavy barrier
+ *       36     4  consumer_light   1: the consumer parks with a heavy barrier
+ *       40    24  reserved         zero
  *       64     8  head             producer cursor: bytes ever published
  *       72     8  cached_tail      producer's last seen consumer cursor
  *       80    48  (pad)
@@ -29,6 +31,13 @@
  * padded to a multiple of 8. type DATA is a record; type PAD fills the rest
  * of the area (len = bytes to the end minus the 8-byte header) so that no
  * record wraps.
+ *
+ * producer_light / consumer_light (zero in rings made before they had a
+ * meaning, which is what they are compatible with: 0 asks for the old
+ * protocol) tell the other side's waker that this end, when it parks,
+ * issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) after setting its
+ * parked word, so the waker may skip its full fence (ring.c, "Light
+ * wakes"). Each holder writes its own at claim and clears it at close.
  */
 #ifndef AXLE_SHM_RING_LAYOUT_H
 #define AXLE_SHM_RING_LAYOUT_H
@@ -49,13 +58,15 @@ typedef struct axle__ring_rec {
 } axle__ring_rec;
 
 typedef struct axle__ring_hdr {
-    uint64_t magic;       /* AXLE__RING_MAGIC once initialised */
-    uint32_t version;     /* AXLE__RING_VERSION */
-    uint32_t layout_size; /* sizeof(axle__ring_hdr): where data starts */
-    uint64_t capacity;    /* data bytes; power of two in [CAP_MIN, CAP_MAX] */
-    int32_t producer_pid; /* holder of the producer end, 0 if free */
-    int32_t consumer_pid; /* holder of the consumer end, 0 if free */
-    uint8_t reserved[32]; /* zero */
+    uint64_t magic;          /* AXLE__RING_MAGIC once initialised */
+    uint32_t version;        /* AXLE__RING_VERSION */
+    uint32_t layout_size;    /* sizeof(axle__ring_hdr): where data starts */
+    uint64_t capacity;       /* data bytes; power of two in [CAP_MIN, CAP_MAX] */
+    int32_t producer_pid;    /* holder of the producer end, 0 if free */
+    int32_t consumer_pid;    /* holder of the consumer end, 0 if free */
+    uint32_t producer_light; /* 1: the producer end's holder parks with a heavy barrier */
+    uint32_t consumer_light; /* 1: the consumer end's holder parks with a heavy barrier */
+    uint8_t reserved[24];    /* zero */
     /* Producer line: written by the producer only. */
     uint64_t head;        /* bytes ever published; Invariant: head - tail <= capacity */
     uint64_t cached_tail; /* producer's last-read copy of tail (informational) */
@@ -81,7 +92,9 @@ _Static_assert(offsetof(axle__ring_hdr, layout_size) == 12, "ring layout: layout
 _Static_assert(offsetof(axle__ring_hdr, capacity) == 16, "ring layout: capacity");
 _Static_assert(offsetof(axle__ring_hdr, producer_pid) == 24, "ring layout: producer_pid");
 _Static_assert(offsetof(axle__ring_hdr, consumer_pid) == 28, "ring layout: consumer_pid");
-_Static_assert(offsetof(axle__ring_hdr, reserved) == 32, "ring layout: reserved");
+_Static_assert(offsetof(axle__ring_hdr, producer_light) == 32, "ring layout: producer_light");
+_Static_assert(offsetof(axle__ring_hdr, consumer_light) == 36, "ring layout: consumer_light");
+_Static_assert(offsetof(axle__ring_hdr, reserved) == 40, "ring layout: reserved");
 _Static_assert(offsetof(axle__ring_hdr, head) == 64, "ring layout: head");
 _Static_assert(offsetof(axle__ring_hdr, cached_tail) == 72, "ring layout: cached_tail");
 _Static_assert(offsetof(axle__ring_hdr, pad_p) == 80, "ring layout: pad_p");

@@ -595,6 +595,118 @@ START_TEST(deferred_commits_are_published_when_not_even_a_pad_fits)
 }
 END_TEST
 
+/* ------------------------------------------------------ the wake protocol */
+
+/* The frozen layout's light flags (shm/ring_layout.h). */
+enum { OFF_PRODUCER_LIGHT = 32, OFF_CONSUMER_LIGHT = 36 };
+
+static uint32_t flag_at(const axle_shm *s, size_t off)
+{
+    return __atomic_load_n((const uint32_t *)((const uint8_t *)axle_shm_base(s) + off),
+                           __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Each end says whether it parks with the heavy barrier (so the other
+ * side's wakes may skip their fence): set at claim where membarrier works,
+ * cleared for good on the consumer once an event fd helper (which parks
+ * with a plain fence) waits for it, cleared at close.
+ */
+START_TEST(light_flags_follow_who_parks_how)
+{
+    long q = syscall(SYS_membarrier, 0 /* MEMBARRIER_CMD_QUERY */, 0, 0);
+    bool can = q > 0 && (q & (1 << 1)) && (q & (1 << 2)); /* GLOBAL_EXPEDITED and its register */
+    axle_ring *p, *c;
+    ck_assert_int_eq(axle_ring_create(&p, "light", 4096, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_attach(&c, "light", getpid(), AXLE_RING_CONSUMER), 0);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "light", getpid()), 0);
+    ck_assert_uint_eq(flag_at(s, OFF_PRODUCER_LIGHT), can);
+    ck_assert_uint_eq(flag_at(s, OFF_CONSUMER_LIGHT), can);
+    int fd = axle_ring_event_fd(c);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_uint_eq(flag_at(s, OFF_CONSUMER_LIGHT), 0);
+    /* Woken through the helper, fenced: a record makes the fd readable. */
+    ck_assert_int_eq(axle_ring_send(p, "x", 1, -1), 0);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&pf, 1, -1), 1);
+    char buf[8];
+    size_t n;
+    ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &n), 0);
+    /* Many records later the consumer is still fenced: the helper may park again. */
+    for (int i = 0; i < 3000; i++) {
+        ck_assert_int_eq(axle_ring_send(p, "y", 1, -1), 0);
+        ck_assert_int_eq(axle_ring_recv_nowait(c, buf, sizeof buf, &n), 0);
+    }
+    ck_assert_uint_eq(flag_at(s, OFF_CONSUMER_LIGHT), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+    ck_assert_uint_eq(flag_at(s, OFF_PRODUCER_LIGHT), 0);
+    axle_shm_close(s);
+    ck_assert_int_eq(shm_segments_of(getpid()), 0);
+}
+END_TEST
+
+/*
+ * Parked peers wake whichever way they parked: a consumer child echoes
+ * records back; bursts of thousands (it turns light between parks) and
+ * single ping-pongs (it parks after every record, fenced) alternate, both
+ * sides parking at once (spin 0). A lost wake-up would cost 100 ms each
+ * (the dead-peer check); the bound here is a generous hang bound only.
+ */
+START_TEST(parked_peers_wake_in_both_wake_modes)
+{
+    axle_ring *to, *from;
+    ck_assert_int_eq(axle_ring_create(&to, "wto", 1 << 16, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_create(&from, "wfrom", 1 << 16, AXLE_RING_CONSUMER), 0);
+    axle_ring_set_spin(to, 0);
+    axle_ring_set_spin(from, 0);
+    pid_t me = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *in, *out;
+        if (axle_ring_attach(&in, "wto", me, AXLE_RING_CONSUMER) < 0 ||
+            axle_ring_attach(&out, "wfrom", me, AXLE_RING_PRODUCER) < 0)
+            _exit(1);
+        axle_ring_set_spin(in, 0);
+        axle_ring_set_spin(out, 0);
+        for (;;) {
+            uint64_t v;
+            size_t n;
+            int rc = axle_ring_recv(in, &v, sizeof v, &n, -1);
+            if (rc == -EOWNERDEAD || (rc == 0 && v == UINT64_MAX))
+                _exit(0);
+            if (rc != 0 || axle_ring_send(out, &v, sizeof v, -1) != 0)
+                _exit(2);
+        }
+    }
+    uint64_t seq = 0, want = 0;
+    for (int round = 0; round < 40; round++) {
+        int burst = round % 2 ? 1 : 3000;
+        for (int i = 0; i < burst; i++, seq++) {
+            ck_assert_int_eq(axle_ring_send(to, &seq, sizeof seq, -1), 0);
+            uint64_t v;
+            size_t n;
+            while (axle_ring_recv_nowait(from, &v, sizeof v, &n) == 0)
+                ck_assert_uint_eq(v, want++);
+        }
+        while (want < seq) { /* the rest, parked */
+            uint64_t v;
+            size_t n;
+            ck_assert_int_eq(axle_ring_recv(from, &v, sizeof v, &n, -1), 0);
+            ck_assert_uint_eq(v, want++);
+        }
+    }
+    uint64_t end = UINT64_MAX;
+    ck_assert_int_eq(axle_ring_send(to, &end, sizeof end, -1), 0);
+    assert_exited_0(reap(pid));
+    axle_ring_close(to);
+    axle_ring_close(from);
+    assert_clean(pid);
+}
+END_TEST
+
 /* ------------------------------------------------------ the property test */
 
 /* A small, seedable generator (splitmix64). */
@@ -952,6 +1064,8 @@ int main(void)
              writer_blocked_on_a_stopped_reader_gets_owner_dead_when_it_is_killed,
              writer_blocked_on_a_reader_that_dies_gets_owner_dead);
     ADD_CASE(s, "found", 10, deferred_commits_are_published_when_not_even_a_pad_fits);
+    ADD_CASE(s, "wake_protocol", 30, light_flags_follow_who_parks_how,
+             parked_peers_wake_in_both_wake_modes);
     ADD_CASE(s, "property", 60,
              random_schedule_of_writes_pauses_cancels_and_kills_keeps_the_sequence);
     return axle_test_main(s);
