@@ -11,14 +11,17 @@
  * -EOWNERDEAD. A page shared with the writer says how many records it had
  * committed: the reader got exactly that many (nothing committed lost,
  * nothing uncommitted seen). Then a reader stopped under BLOCK with its
- * writer cancelled, a dead reader under a blocked writer, and a seeded
- * random schedule of writes, pauses, cancels and kills with the checker as
- * the oracle (AXLE_FAULT_SEED=<n> replays one).
+ * writer cancelled, a dead reader under a blocked writer, the wake
+ * protocol (light and fenced parks, see shm/ring.c), a hang the random
+ * schedule found, and that seeded random schedule of writes, pauses,
+ * cancels and kills with the checker as the oracle (AXLE_FAULT_SEED=<n>
+ * replays one, AXLE_FAULT_VERBOSE=1 prints each round's plan).
  *
- * The fault points' arm hook is internal, exported from libaxle.so only by
- * builds with AXLE_FAULT_POINTS (tests/CMakeLists.txt). Children report through their exit status;
- * each is reaped by pid, and every test proves that no /dev/shm/axle.<pid>.* is left for itself or
- * any child.
+ * The fault points' arm hook is internal, exported from libaxle.so only
+ * by builds with AXLE_FAULT_POINTS (tests/CMakeLists.txt); without them
+ * the fault-point cases are left out. Children report through their exit
+ * status; each is reaped by pid, and every test proves that no
+ * /dev/shm/axle.<pid>.* is left for itself or any child.
  */
 #define _GNU_SOURCE
 #include "../harness.h"
