@@ -13,15 +13,17 @@
  * re-executes this binary), and an iceoryx runtime (a keep-alive thread,
  * a registration with RouDi) must not outlive its RouDi in the driver.
  *
- * RouDi: bench_iox_start fork+execs `iox-roudi -c CONFIG -m off` (its own
- * small mempool config, monitoring off since the children _exit), waits
- * until its log says it is ready, and bench_iox_stop ends it by pid:
- * SIGTERM, then SIGKILL after 5 s. RouDi owns fixed names: /dev/shm/
- * iceoryx_mgmt, /dev/shm/<user>, /tmp/roudi, /tmp/roudi.lock and
+ * RouDi: bench_iox_start fork+execs `iox-roudi -c CONFIG -m off -l
+ * warning` (its own small mempool config; monitoring off since the
+ * children _exit), waits until its log says it is ready, and
+ * bench_iox_stop ends it by pid: SIGTERM, then SIGKILL after 5 s (and
+ * SIGTERM if the bench dies first). RouDi owns fixed names:
+ * /dev/shm/iceoryx_mgmt, /dev/shm/<user>, /tmp/roudi, /tmp/roudi.lock and
  * /tmp/iox-unique-roudi.lock; a SIGTERMed RouDi removes them itself, a
- * SIGKILLed one does not, so then the bench removes them (they are ours:
- * a second RouDi cannot come up while another holds the lock). Each client
- * runtime also binds /tmp/<runtime name>, removed when it shuts down.
+ * killed or aborted one does not, so then the bench removes them (they
+ * are ours: a second RouDi cannot come up while another holds the lock).
+ * Each client runtime also binds /tmp/<runtime name> (and a .lock), which
+ * it removes as it closes; the bench removes what a killed one left.
  *
  * Measurements (each in two children forked for it: the driver side on
  * CPU 0 writing its samples to a shared page, the peer on CPU 1):
@@ -77,6 +79,7 @@ int bench_iox_rate(size_t size, uint64_t n, double *rate)
 #include <fcntl.h>
 #include <pwd.h>
 #include <sched.h>
+#include <sys/prctl.h>
 
 #include "iceoryx_binding_c/log.h"
 #include "iceoryx_binding_c/publisher.h"
@@ -207,6 +210,7 @@ int bench_iox_start(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a bench that dies takes RouDi along, cleanly */
         cpu_set_t all;
         CPU_ZERO(&all);
         for (int c = 0; c < CPU_SETSIZE; c++)
@@ -233,8 +237,12 @@ int bench_iox_start(void)
     int64_t end = bench_now() + READY_TIMEOUT_NS;
     for (;;) {
         int status;
-        if (roudi_ready(last, sizeof last))
+        if (roudi_ready(last, sizeof last)) {
+            unlink(roudi_cfg); /* read; and the log is only for this wait */
+            unlink(roudi_log);
+            roudi_cfg[0] = roudi_log[0] = '\0';
             return 0;
+        }
         if (waitpid(pid, &status, WNOHANG) == pid) {
             roudi = -1;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
