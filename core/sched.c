@@ -693,6 +693,7 @@ int axle_run(axle_fn main, void *arg, const axle_run_opts *opts)
     if (rc < 0)
         return rc;
     axle__overflow_handler_install();
+    axle__shm_park_install();
     static bool atfork_set; /* fork story: inherited, and so are the handlers */
     if (!atfork_set && pthread_atfork(atfork_prepare, atfork_parent, NULL) == 0)
         atfork_set = true;

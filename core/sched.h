@@ -88,4 +88,7 @@ struct axle_error *axle__error_group(struct axle_error **members, size_t n); /* 
 void axle__error_free(struct axle_error *e);
 struct axle_error *axle__error_clone(const struct axle_error *e); /* returns owned or NULL */
 
+/* shm_park.c: make the shm rings' blocking calls park tasks, not threads. */
+void axle__shm_park_install(void);
+
 #endif

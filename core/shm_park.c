@@ -30,4 +30,6 @@ static int park(uint32_t *word, uint32_t expected, int64_t deadline_ns)
     return rc == -ECANCELED ? rc : 0;
 }
 
-__attribute__((constructor)) static void install(void) { axle__shm_set_park(park); }
+/* Called by axle_run (not a constructor: a static link would leave this
+ * file out, and ring waits on tasks would block the whole thread). */
+void axle__shm_park_install(void) { axle__shm_set_park(park); }
