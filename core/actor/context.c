@@ -777,13 +777,14 @@ int axle_ctx_open_stream(axle_ctx *c, const axle_stream_opts *o, axle_stream **o
                                      "the child starts the context first");
     if (c->cancel_called)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: stream opened after axle_ctx_cancel");
-    int rc = axle__shm_stream_open(c, o);
-    if (rc < 0)
-        return rc;
+    /* The buffer first: the peer's messages keep coming while an shm offer waits. */
     if (o && o->msg_buffer_size)
         c->cap = o->msg_buffer_size;
     if (o && o->allow_overruns)
         c->allow_overruns = true;
+    int rc = axle__shm_stream_open(c, o);
+    if (rc < 0)
+        return rc;
     c->stream.opened = true;
     *out = &c->stream;
     return 0;
