@@ -19,6 +19,20 @@
  *       Baseline `zmq_ipc` / `zmq_tcp`: a ZeroMQ PAIR socket between two
  *       processes, N messages of size bytes and one reply once all arrived.
  *       speedup = axle msgs/s ÷ ZeroMQ's (BENCH.md: ≥ 1).
+ *       Both force the channel (axle_stream_opts.transport): on one host
+ *       a stream's data would otherwise go through shared memory.
+ *   stream.thr.shm (size = 8, 64, 1024)
+ *       The same round through a stream whose data plane is an shm ring
+ *       (1 MiB, BLOCK: the writer waits for room instead of overrunning),
+ *       the runtime's stream API on both ends (axle_stream_send, and
+ *       axle_stream_recv into an axle_buf). Baselines in the same run: the
+ *       same stream forced onto the channel (`axle_uds`) and ZeroMQ ipc
+ *       PAIR. speedup = shm msgs/s ÷ each.
+ *   stream.rtt.shm (size = 64)
+ *       One op: a 64-byte message to an echo child through a context's
+ *       stream and its echo back (p50/p99/p999 of each round trip). The
+ *       same over the channel (`axle_uds`) in the same run; ratio = shm
+ *       p50 ÷ channel p50. The library's own round trip is shm.rtt.
  * The root is on CPU 0, the child on CPU 1 (it pins itself on request),
  * so is ZeroMQ's receiver.
  */
@@ -84,6 +98,25 @@ static int bc_sink(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
     return rc == -AXLE_EEOC ? axle_buf_set(ret, &n, sizeof n) : rc;
 }
 AXLE_EXPORT_CTX("benchctx.sink", bc_sink)
+
+/* Echo every message back until the parent closes its side. */
+static int bc_echo(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)ret;
+    axle_stream_opts o = {.shm_overrun = AXLE_STREAM_OVERRUN_BLOCK};
+    if (len == sizeof o.transport)
+        memcpy(&o.transport, args, sizeof o.transport);
+    axle_stream *st;
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    axle_buf b = {0};
+    while (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0)
+        rc = axle_stream_send(st, b.data, b.len);
+    axle_buf_free(&b);
+    return rc == -AXLE_EEOC ? 0 : rc;
+}
+AXLE_EXPORT_CTX("benchctx.echo", bc_echo)
 
 /* A daemon child on CPU 1; over TCP, a portal to where it listens. */
 struct child {
@@ -191,6 +224,7 @@ static int run_cycle(void)
 
 struct thr_run {
     bool tcp;
+    axle_stream_transport transport;
     axle_portal *p;
     size_t size;
     double rate[BENCH_MAX_REPS];
@@ -207,7 +241,11 @@ static int thr_round(struct thr_run *r, uint64_t n)
     int rc = axle_ctx_open(r->p, "benchctx.sink", &cap, sizeof cap, &ctx, NULL);
     if (rc < 0)
         return rc;
-    rc = axle_ctx_open_stream(ctx, NULL, &st);
+    axle_stream_opts o = {
+        .transport = r->transport, .shm_bytes = 1 << 20, .shm_overrun = AXLE_STREAM_OVERRUN_BLOCK};
+    rc = axle_ctx_open_stream(ctx, &o, &st);
+    if (rc == 0 && axle_stream_transport_of(st) != r->transport)
+        rc = AXLE_SET_ERR(-EPROTO, "the stream's data plane is not the one measured");
     int64_t t0 = bench_now();
     for (uint64_t i = 0; rc == 0 && i < n; i++)
         rc = axle_stream_send(st, msg, r->size);
@@ -299,34 +337,140 @@ static int zmq_rate(bool tcp, size_t size, uint64_t n, double *rate)
 }
 #endif
 
+/* ZeroMQ PAIR at size in the same run, and axle's rate a (impl) against it. */
+static void vs_zmq(const char *scenario, bool tcp, size_t size, const char *impl, double a)
+{
+    const char *vs = tcp ? "zmq_tcp" : "zmq_ipc";
+#ifdef AXLE_BENCH_ZMQ
+    double z[BENCH_MAX_REPS];
+    uint64_t n = bench_iters(200000);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < bench_reps(); i++)
+        rc = zmq_rate(tcp, size, n, &z[i]);
+    if (rc < 0) {
+        bench_skip(scenario, vs, "the ZeroMQ baseline failed to run");
+        return;
+    }
+    double b = bench_measure(scenario, (int)size, vs, "msgs_per_s", z, bench_reps());
+    bench_compare(scenario, (int)size, impl, vs, "speedup", a / b);
+#else
+    (void)size, (void)impl, (void)a;
+    bench_skip(scenario, vs, "built without libzmq (sh scripts/deps.sh bench installs it)");
+#endif
+}
+
+/* A root measuring the stream rate at size over transport: msgs/s per repetition. */
+static int thr_rates(bool tcp, axle_stream_transport transport, size_t size, double *rate)
+{
+    struct thr_run r = {.tcp = tcp, .transport = transport, .size = size};
+    axle_actor_opts o = {.name = "bench-root"};
+    int rc = axle_root(&o, thr_main, &r);
+    memcpy(rate, r.rate, sizeof r.rate);
+    return rc;
+}
+
 static int run_thr(const char *scenario, bool tcp)
 {
     static const size_t sizes[] = {64, 1024};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-        struct thr_run r = {.tcp = tcp, .size = sizes[k]};
-        axle_actor_opts o = {.name = "bench-root"};
-        int rc = axle_root(&o, thr_main, &r);
+        double rate[BENCH_MAX_REPS];
+        int rc = thr_rates(tcp, AXLE_STREAM_CHANNEL, sizes[k], rate);
         if (rc < 0)
             return rc;
-        int sz = (int)sizes[k];
-        double a = bench_measure(scenario, sz, "axle", "msgs_per_s", r.rate, bench_reps());
-        const char *vs = tcp ? "zmq_tcp" : "zmq_ipc";
-#ifdef AXLE_BENCH_ZMQ
-        double z[BENCH_MAX_REPS];
-        uint64_t n = bench_iters(200000);
-        for (int i = 0; rc == 0 && i < bench_reps(); i++)
-            rc = zmq_rate(tcp, sizes[k], n, &z[i]);
-        if (rc < 0) {
-            bench_skip(scenario, vs, "the ZeroMQ baseline failed to run");
-            continue;
-        }
-        double b = bench_measure(scenario, sz, vs, "msgs_per_s", z, bench_reps());
-        bench_compare(scenario, sz, "axle", vs, "speedup", a / b);
-#else
-        (void)a;
-        bench_skip(scenario, vs, "built without libzmq (sh scripts/deps.sh bench installs it)");
-#endif
+        double a = bench_measure(scenario, (int)sizes[k], "axle", "msgs_per_s", rate, bench_reps());
+        vs_zmq(scenario, tcp, sizes[k], "axle", a);
     }
+    return 0;
+}
+
+static int run_thr_shm(void)
+{
+    static const char *sc = "stream.thr.shm";
+    static const size_t sizes[] = {8, 64, 1024};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int sz = (int)sizes[k];
+        double shm[BENCH_MAX_REPS], uds[BENCH_MAX_REPS];
+        int rc = thr_rates(false, AXLE_STREAM_SHM, sizes[k], shm);
+        if (rc == 0)
+            rc = thr_rates(false, AXLE_STREAM_CHANNEL, sizes[k], uds);
+        if (rc < 0)
+            return rc;
+        double a = bench_measure(sc, sz, "axle_shm", "msgs_per_s", shm, bench_reps());
+        double b = bench_measure(sc, sz, "axle_uds", "msgs_per_s", uds, bench_reps());
+        bench_compare(sc, sz, "axle_shm", "axle_uds", "speedup", a / b);
+        vs_zmq(sc, false, sizes[k], "axle_shm", a);
+    }
+    return 0;
+}
+
+/* ---- stream.rtt.shm ---------------------------------------------------------------- */
+
+struct rtt_run {
+    axle_stream_transport transport;
+    double p50[BENCH_MAX_REPS], p99[BENCH_MAX_REPS], p999[BENCH_MAX_REPS];
+};
+
+static int rtt_main(void *arg)
+{
+    struct rtt_run *r = arg;
+    struct child c;
+    int rc = child_open(&c, false);
+    axle_ctx *ctx = NULL;
+    axle_stream *st = NULL;
+    if (rc == 0)
+        rc = axle_ctx_open(c.link, "benchctx.echo", &r->transport, sizeof r->transport, &ctx, NULL);
+    axle_stream_opts o = {.transport = r->transport, .shm_overrun = AXLE_STREAM_OVERRUN_BLOCK};
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+    if (rc == 0 && axle_stream_transport_of(st) != r->transport)
+        rc = AXLE_SET_ERR(-EPROTO, "the stream's data plane is not the one measured");
+    enum { N_MAX = 20000 };
+    static double lat[N_MAX];
+    int n = (int)bench_iters(N_MAX);
+    static uint8_t msg[64];
+    axle_buf b = {0};
+    for (int rep = -1; rc == 0 && rep < bench_reps(); rep++) { /* -1: warm-up */
+        for (int i = 0; rc == 0 && i < n; i++) {
+            int64_t t0 = bench_now();
+            rc = axle_stream_send(st, msg, sizeof msg);
+            if (rc == 0)
+                rc = axle_stream_recv(st, &b);
+            lat[i] = (double)(bench_now() - t0);
+        }
+        if (rc == 0 && rep >= 0) {
+            r->p50[rep] = bench_quantile(lat, n, 0.50);
+            r->p99[rep] = bench_quantile(lat, n, 0.99);
+            r->p999[rep] = bench_quantile(lat, n, 0.999);
+        }
+    }
+    axle_buf_free(&b);
+    if (st && rc == 0)
+        rc = axle_stream_close(st);
+    if (ctx) {
+        if (rc == 0)
+            rc = axle_ctx_result(ctx, NULL);
+        rc = axle_ctx_close(ctx, rc);
+    }
+    return child_close(&c, rc);
+}
+
+static int run_rtt_shm(void)
+{
+    static const char *sc = "stream.rtt.shm";
+    struct rtt_run shm = {.transport = AXLE_STREAM_SHM}, uds = {.transport = AXLE_STREAM_CHANNEL};
+    axle_actor_opts o = {.name = "bench-root"};
+    int rc = axle_root(&o, rtt_main, &shm);
+    if (rc == 0)
+        rc = axle_root(&o, rtt_main, &uds);
+    if (rc < 0)
+        return rc;
+    int n = bench_reps();
+    double a = bench_measure(sc, 64, "axle_shm", "p50_ns", shm.p50, n);
+    bench_measure(sc, 64, "axle_shm", "p99_ns", shm.p99, n);
+    bench_measure(sc, 64, "axle_shm", "p999_ns", shm.p999, n);
+    double b = bench_measure(sc, 64, "axle_uds", "p50_ns", uds.p50, n);
+    bench_measure(sc, 64, "axle_uds", "p99_ns", uds.p99, n);
+    bench_compare(sc, 64, "axle_shm", "axle_uds", "ratio", a / b);
     return 0;
 }
 
@@ -337,5 +481,8 @@ const bench_scenario bench_context_scenarios[] = {
     {"ctx.cycle", "open a context, started, result, close", run_cycle},
     {"stream.thr.uds", "messages/s through a context's stream over a Unix socket", run_thr_uds},
     {"stream.thr.tcp", "messages/s through a context's stream over loopback TCP", run_thr_tcp},
+    {"stream.thr.shm", "messages/s through a context's stream over shared memory", run_thr_shm},
+    {"stream.rtt.shm", "64 B round trip through a context's stream, shm vs the channel",
+     run_rtt_shm},
     {0},
 };
