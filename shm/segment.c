@@ -306,7 +306,8 @@ static pid_t entry_owner(const char *d_name)
     return (pid_t)pid;
 }
 
-int axle_shm_reap(void)
+/* Unlink every /dev/shm/axle.<pid>.* for which keep(pid, arg) is false; how many. */
+static int unlink_unless(bool (*keep)(pid_t pid, pid_t arg), pid_t arg)
 {
     DIR *d = opendir("/dev/shm");
     if (!d)
@@ -315,15 +316,28 @@ int axle_shm_reap(void)
     struct dirent *e;
     while ((e = readdir(d))) {
         pid_t pid = entry_owner(e->d_name);
-        if (pid == 0)
+        if (pid == 0 || keep(pid, arg))
             continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue; /* alive, or alive but not ours to signal (EPERM) */
         char name[NAME_MAX + 2];
         snprintf(name, sizeof name, "/%s", e->d_name);
-        if (shm_unlink(name) == 0)
-            removed++;
+        removed += shm_unlink(name) == 0;
     }
     closedir(d);
     return removed;
+}
+
+/* Alive, or alive but not ours to signal (EPERM). */
+static bool owner_alive(pid_t pid, pid_t unused)
+{
+    (void)unused;
+    return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+static bool not_owner(pid_t pid, pid_t owner) { return pid != owner; }
+
+int axle_shm_reap(void) { return unlink_unless(owner_alive, 0); }
+
+int axle_shm_unlink_owned(pid_t owner)
+{
+    return owner <= 0 ? -EINVAL : unlink_unless(not_owner, owner);
 }

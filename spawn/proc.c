@@ -22,6 +22,7 @@
 #include "spawn_int.h"
 
 #include <axle/error.h>
+#include <axle/shm.h>
 #include <axle/task.h>
 
 #include <errno.h>
@@ -137,6 +138,7 @@ static int reap(axle__proc *p, int flags)
     if (si.si_pid == 0)
         return 0; /* WNOHANG and still running */
     p->exited = true;
+    axle_shm_unlink_owned(p->pid); /* what it created dies with it, even under SIGKILL */
     if (si.si_code == CLD_EXITED) {
         p->exit_code = si.si_status;
         p->signal = 0;

@@ -43,6 +43,8 @@
 #include "../../spawn/proc.h"
 #include "../ipc/conn_int.h"
 
+#include <axle/shm.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -817,6 +819,9 @@ static int live(axle_fn main, void *arg)
         axle__peer_unref(p);
     }
     run_lifetime();
+    int left = axle_shm_unlink_owned(getpid()); /* segments never outlive their actor */
+    if (left > 0)
+        axle_log_runtime("%d shared-memory segment(s) of this actor unlinked at its exit", left);
     return out == -ECANCELED && rc == 0 ? 0 : out;
 }
 

@@ -151,6 +151,18 @@ AXLE_API int axle_shm_recv_fd(int sock, axle_shm **out);
  */
 AXLE_API int axle_shm_reap(void);
 
+/*
+ * axle_shm_unlink_owned — unlink every /dev/shm/axle.<owner>.*, alive or
+ * not: what an actor's runtime does at its own exit (normal, error or
+ * cancel) and, for a child it reaped, with the child's pid, so segments
+ * never outlive their actor. Mappings stay valid; a later close by the
+ * owner finds the name gone and carries on.
+ * Returns: the number of names removed.
+ * Errors: -EINVAL owner <= 0; negated errno of opendir("/dev/shm").
+ * Checkpoint: no.
+ */
+AXLE_API int axle_shm_unlink_owned(pid_t owner);
+
 /* ------------------------------------------------------------------- rings */
 
 typedef struct axle_ring axle_ring;

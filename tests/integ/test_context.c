@@ -13,6 +13,7 @@
 
 #include <axle/actor.h>
 #include <axle/context.h>
+#include <axle/shm.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -292,11 +293,16 @@ static int c_stream_block(axle_ctx *ctx, const void *args, size_t len, axle_buf 
 AXLE_EXPORT_CTX("c.stream_block", c_stream_block)
 
 /* Send three values, then die at once (SIGKILL): a peer gone mid-stream. */
+/* A segment the dying child never closes: the parent's reaping unlinks it. */
+static axle_shm *doomed;
+
 static int c_die_mid_stream(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
 {
     (void)args, (void)len, (void)ret;
     axle_stream *st;
-    int rc = axle_ctx_started(ctx, NULL, 0);
+    int rc = axle_shm_create(&doomed, "doomed", 4096);
+    if (rc == 0)
+        rc = axle_ctx_started(ctx, NULL, 0);
     if (rc == 0)
         rc = axle_ctx_open_stream(ctx, NULL, &st);
     for (int32_t i = 0; rc == 0 && i < 3; i++)
@@ -1584,6 +1590,26 @@ static int shm_msgsize_body(axle_portal *p, void *arg)
 
 CHILD_TEST(shm_message_longer_than_the_ring_is_refused, shm_msgsize_body, NULL)
 
+/* A child that leaves a segment open: its runtime unlinks it when the actor ends. */
+static axle_shm *kept;
+
+static int c_keep_segment(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    return kept ? 0 : axle_shm_create(&kept, "kept", 4096);
+}
+AXLE_EXPORT("c.keep_segment", c_keep_segment)
+
+static int keep_segment_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(axle_portal_run(p, "c.keep_segment", NULL, 0, NULL), 0);
+    ck_assert_int_eq(shm_segments_of(axle_portal_uid(p)->pid), 1);
+    return 0; /* with_child ends the child and checks nothing is left */
+}
+
+CHILD_TEST(segments_do_not_outlive_their_actor, keep_segment_body, NULL)
+
 /* The forced channel really is the channel, and shm forced reports it got shm. */
 static int transport_choice_body(axle_portal *p, void *arg)
 {
@@ -1601,6 +1627,9 @@ static int transport_choice_body(axle_portal *p, void *arg)
         ck_assert_int_eq(axle_stream_send(st, "hey", 3), 0);
         ck_assert_int_eq(axle_stream_recv(st, &b), 0);
         ck_assert_int_eq(memcmp(b.data, "hey", 3), 0);
+        /* Both rings are mapped on both sides, and no name is left to leak. */
+        ck_assert_int_eq(shm_segments_of(getpid()), 0);
+        ck_assert_int_eq(shm_segments_of(axle_portal_uid(p)->pid), 0);
         ck_assert_int_eq(axle_stream_close(st), 0);
         ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
         axle_buf_free(&b);
@@ -1681,6 +1710,8 @@ static int dies_mid_stream_main(void *arg)
         ck_assert_int_eq(axle_stream_recv(st, &b), 0);
         ck_assert_int_eq(*(int32_t *)b.data, i);
     }
+    pid_t child = axle_portal_uid(p)->pid;
+    ck_assert_int_eq(shm_segments_of(child), 1); /* "doomed"; the stream's ring has no name */
     ck_assert_int_eq(axle_stream_send(st, "die", 3), 0);
     /*
      * Whichever the runtime sees first: the connection's end (a transport
@@ -1694,6 +1725,7 @@ static int dies_mid_stream_main(void *arg)
     rc = axle_actor_nursery_close(an, 0);
     ck_assert_int_eq(rc, -AXLE_EREMOTE);
     ck_assert_str_eq(axle_error_src_type(axle_error_last()), "SIGKILL");
+    ck_assert_int_eq(shm_segments_of(child), 0); /* reaping it unlinked what it left */
     axle_buf_free(&b);
     return 0;
 }
@@ -2571,7 +2603,8 @@ int main(int argc, char **argv)
                  shm_block_send_waits_and_is_cancellable, shm_block_back_pressure_loses_nothing,
                  shm_message_longer_than_the_ring_is_refused);
     }
-    ADD_CASE(s, "transport", 30, stream_transport_can_be_forced_either_way);
+    ADD_CASE(s, "transport", 30, stream_transport_can_be_forced_either_way,
+             segments_do_not_outlive_their_actor);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              started_misuse_stream_opened_before_started, unmasked_remote_exc,
              one_end_stream_not_opened_child_overruns_parent,
