@@ -140,6 +140,20 @@ static int shm_unlink_prefix(const char *prefix)
 
 static int shm_leftovers(void) { return shm_unlink_prefix(shm_prefix); }
 
+int axle_test_shm_count(pid_t pid)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "axle.%d.", (int)pid);
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
 /*
  * After the run: a test that died (failed assertion, timeout) skipped its
  * teardown, so unlink the segments of every test process of this run (each

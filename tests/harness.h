@@ -44,4 +44,9 @@ int axle_test_run(axle_fn fn, void *arg);
 /* Open fds in this process right now. */
 int axle_test_fd_count(void);
 
+/* How many /dev/shm/axle.<pid>.* names exist: what process pid created and
+ * has not unlinked (the teardown checks only the test process's own). */
+#include <sys/types.h>
+int axle_test_shm_count(pid_t pid);
+
 #endif

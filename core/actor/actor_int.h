@@ -228,6 +228,9 @@ void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
 int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
 
+/* topic.c: write END to every topic this process still publishes. */
+void axle__topics_end(void);
+
 /* shmstream.c */
 /* From the peer's loop: a StreamShm for no context: refuse an offer. */
 void axle__shm_stream_unrouted(struct peer *p, const axle_msg *m);
@@ -250,6 +253,9 @@ extern bool axle__ctx_full;
 void axle__ctx_wake(struct axle_ctx *c);
 /* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
 int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
+
+/* topic.c: write END to every topic this process still publishes. */
+void axle__topics_end(void);
 
 /* shmstream.c */
 /* From the peer's loop: a StreamShm for no context: refuse an offer. */

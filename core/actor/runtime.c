@@ -819,6 +819,7 @@ static int live(axle_fn main, void *arg)
         axle__peer_unref(p);
     }
     run_lifetime();
+    axle__topics_end(); /* subscribers of a publisher still open read END */
     int left = axle_shm_unlink_owned(getpid()); /* segments never outlive their actor */
     if (left > 0)
         axle_log_runtime("%d shared-memory segment(s) of this actor unlinked at its exit", left);

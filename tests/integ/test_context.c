@@ -14,7 +14,6 @@
 #include <axle/actor.h>
 #include <axle/context.h>
 #include <axle/shm.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -521,21 +520,6 @@ struct with {
     void *arg;
 };
 
-/* The /dev/shm segments process pid left (the harness checks only the test's own). */
-static int shm_segments_of(pid_t pid)
-{
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "axle.%d.", (int)pid);
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static int with_child_main(void *arg)
 {
     struct with *w = arg;
@@ -547,7 +531,7 @@ static int with_child_main(void *arg)
     pid_t child = axle_portal_uid(p)->pid;
     int rc = w->body(p, w->arg);
     end_children(an);
-    ck_assert_int_eq(shm_segments_of(child), 0); /* its stream rings were unlinked */
+    ck_assert_int_eq(axle_test_shm_count(child), 0); /* its stream rings were unlinked */
     return rc;
 }
 
@@ -1604,7 +1588,7 @@ static int keep_segment_body(axle_portal *p, void *arg)
 {
     (void)arg;
     ck_assert_int_eq(axle_portal_run(p, "c.keep_segment", NULL, 0, NULL), 0);
-    ck_assert_int_eq(shm_segments_of(axle_portal_uid(p)->pid), 1);
+    ck_assert_int_eq(axle_test_shm_count(axle_portal_uid(p)->pid), 1);
     return 0; /* with_child ends the child and checks nothing is left */
 }
 
@@ -1628,8 +1612,8 @@ static int transport_choice_body(axle_portal *p, void *arg)
         ck_assert_int_eq(axle_stream_recv(st, &b), 0);
         ck_assert_int_eq(memcmp(b.data, "hey", 3), 0);
         /* Both rings are mapped on both sides, and no name is left to leak. */
-        ck_assert_int_eq(shm_segments_of(getpid()), 0);
-        ck_assert_int_eq(shm_segments_of(axle_portal_uid(p)->pid), 0);
+        ck_assert_int_eq(axle_test_shm_count(getpid()), 0);
+        ck_assert_int_eq(axle_test_shm_count(axle_portal_uid(p)->pid), 0);
         ck_assert_int_eq(axle_stream_close(st), 0);
         ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
         axle_buf_free(&b);
@@ -1711,7 +1695,7 @@ static int dies_mid_stream_main(void *arg)
         ck_assert_int_eq(*(int32_t *)b.data, i);
     }
     pid_t child = axle_portal_uid(p)->pid;
-    ck_assert_int_eq(shm_segments_of(child), 1); /* "doomed"; the stream's ring has no name */
+    ck_assert_int_eq(axle_test_shm_count(child), 1); /* "doomed"; the stream's ring has no name */
     ck_assert_int_eq(axle_stream_send(st, "die", 3), 0);
     /*
      * Whichever the runtime sees first: the connection's end (a transport
@@ -1725,7 +1709,7 @@ static int dies_mid_stream_main(void *arg)
     rc = axle_actor_nursery_close(an, 0);
     ck_assert_int_eq(rc, -AXLE_EREMOTE);
     ck_assert_str_eq(axle_error_src_type(axle_error_last()), "SIGKILL");
-    ck_assert_int_eq(shm_segments_of(child), 0); /* reaping it unlinked what it left */
+    ck_assert_int_eq(axle_test_shm_count(child), 0); /* reaping it unlinked what it left */
     axle_buf_free(&b);
     return 0;
 }
