@@ -472,6 +472,8 @@ size_t axle_error_format(const axle_error *e, char *buf, size_t len)
     size_t off = 0;
     if (len)
         buf[0] = 0;
+    if (!e) /* axle_error_last() when nothing failed */
+        return (size_t)snprintf(buf, len, "no error");
     format_at(e, 0, buf, len, &off);
     return off;
 }

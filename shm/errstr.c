@@ -35,6 +35,8 @@ const char *axle_strerror(int code)
 
 const char *axle_errname(int code)
 {
+    if (code == 0)
+        return "OK";
     if (code < 0)
         code = -code;
     for (size_t i = 0; i < sizeof axle_codes / sizeof axle_codes[0]; i++)

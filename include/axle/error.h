@@ -62,7 +62,7 @@ AXLE_API const char *axle_strerror(int code);
 
 /*
  * axle_errname — the symbolic name of a code ("ECANCELED", "AXLE_EEOC").
- * Returns: a static string; never NULL ("E?" for unknown codes).
+ * Returns: a static string; never NULL ("OK" for 0, "E?" for unknown codes).
  */
 AXLE_API const char *axle_errname(int code);
 
@@ -169,6 +169,7 @@ AXLE_API const axle_uid *axle_error_sender(const axle_error *e);
  * message; for a remote error its source, types, relay path and the
  * source's traceback; canceller and sender; frames; a local error's
  * symbolized backtrace; members indented.
+ * e: NULL (axle_error_last() when nothing failed) writes "no error".
  * Returns: the length it would have written, like snprintf.
  * Cost: symbolizes a local backtrace on first use (see traceback).
  */

@@ -128,6 +128,10 @@ START_TEST(error_strerror_and_errname_for_errno)
     ck_assert_str_eq(axle_errname(EPIPE), "EPIPE");
     ck_assert_str_eq(axle_strerror(-99999), "unknown error");
     ck_assert_str_eq(axle_errname(-99999), "E?");
+    ck_assert_str_eq(axle_errname(0), "OK");
+    char buf[32];
+    ck_assert_uint_eq(axle_error_format(NULL, buf, sizeof buf), strlen("no error"));
+    ck_assert_str_eq(buf, "no error");
 }
 END_TEST
 
