@@ -127,6 +127,8 @@ struct axle_ring {
     axle_ring_role role; /* the end this handle holds */
     pid_t pid;           /* the pid written into that end's slot */
     unsigned spin;       /* busy-wait iterations before parking */
+    int peer_fd;         /* a pidfd of peer_fd_pid (the other end's holder), or -1 */
+    pid_t peer_fd_pid;   /* whose: reopened when the other end changes hands */
     bool light;          /* this process takes membarrier IPIs: it may wake a light peer unfenced */
     bool light_park;     /* this end parks with membarrier (its light flag in the header is 1) */
     bool never_light;    /* an event fd helper parks for this end: never light again */
@@ -236,6 +238,7 @@ static int ring_new(axle_ring **out, axle_shm *shm)
     r->data = (unsigned char *)r->hdr + sizeof(axle__ring_hdr);
     r->pid = getpid();
     r->spin = AXLE_RING_SPIN_DEFAULT;
+    r->peer_fd = -1;
     r->light = membarrier_ready();
     *out = r;
     return 0;
@@ -356,6 +359,8 @@ void axle_ring_close(axle_ring *r)
         __atomic_store_n(r->own_light, 0, __ATOMIC_RELAXED); /* the next holder sets its own */
     /* release; pairs with the acq_rel CAS in claim. Only if still ours. */
     __atomic_compare_exchange_n(slot, &expect, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    if (r->peer_fd >= 0)
+        close(r->peer_fd);
     axle_shm_close(r->shm);
     free(r);
 }
@@ -487,19 +492,24 @@ int axle__shm_park(uint32_t *word, uint32_t expected, int64_t until, int64_t now
  * once its process exited, zombie or not (Linux 5.3; without pidfd_open,
  * kill() alone). Called at most once per park (every PEER_CHECK_NS).
  */
-static bool peer_died(const int32_t *slot)
+static bool peer_died(axle_ring *r, const int32_t *slot)
 {
     int32_t pid = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (pid <= 0)
         return false;
-    int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-    if (fd >= 0) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        bool exited = poll(&p, 1, 0) == 1;
-        close(fd);
-        return exited;
+    /* One pidfd per holder, kept: a park must not cost three syscalls more. */
+    if (r->peer_fd >= 0 && r->peer_fd_pid != pid) {
+        close(r->peer_fd);
+        r->peer_fd = -1;
     }
-    return errno == ESRCH || (kill(pid, 0) < 0 && errno == ESRCH);
+    if (r->peer_fd < 0) {
+        r->peer_fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (r->peer_fd < 0)
+            return errno == ESRCH || (kill(pid, 0) < 0 && errno == ESRCH);
+        r->peer_fd_pid = pid;
+    }
+    struct pollfd p = {.fd = r->peer_fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
 }
 
 /* How long one park lasts at most: a peer's death is noticed within it. */
@@ -524,13 +534,17 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
         if (rc != -EAGAIN)
             return rc;
     }
+    /* The peer's death is looked for before the first park and after a
+     * park that ran to its end, never after a wake-up: a busy parked
+     * exchange pays no syscall for it. */
+    bool check = true;
     for (;;) {
         __atomic_store_n(word, 1, __ATOMIC_RELAXED);
         park_barrier(r); /* pairs with wake_peer after the cursor store */
         rc = try(r, arg);
         /* Dead: one more try, for what it published between our try and
          * its death; only when that finds nothing too is it the end. */
-        if (rc == -EAGAIN && peer_died(peer) && (rc = try(r, arg)) == -EAGAIN)
+        if (rc == -EAGAIN && check && peer_died(r, peer) && (rc = try(r, arg)) == -EAGAIN)
             rc = -EOWNERDEAD; /* everything it committed has been taken */
         if (rc != -EAGAIN) {
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
@@ -549,6 +563,7 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
             __atomic_store_n(word, 0, __ATOMIC_RELAXED);
             return -ECANCELED;
         }
+        check = axle__shm_now_ns() >= until;
     }
 }
 
