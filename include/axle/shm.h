@@ -27,8 +27,14 @@
  *   - in a program using libaxle-shm alone, or on a thread that is not an
  *     axle task: FUTEX_WAIT, blocking the thread;
  *   - in a task of libaxle's scheduler: the io_uring futex wait, so other
- *     tasks run meanwhile, and the call is a checkpoint: it fails with
- *     -ECANCELED when the task is cancelled (nothing is taken or sent).
+ *     tasks run meanwhile, and the wait is a cancellation point: it fails
+ *     with -ECANCELED when the task is cancelled (nothing is taken or sent).
+ *     A call that finds a record (or room) at once does not wait, so it
+ *     neither checks for cancellation nor yields: a task that always finds
+ *     data must call axle_checkpoint() now and then itself, or its actor's
+ *     other tasks (the message loop that carries cancels) never run. The
+ *     runtime's shm streams and topics (<axle/context.h>, <axle/topic.h>)
+ *     do that for their users.
  *
  * Fork story: a handle is per process. A forked child must not use or close
  * its parent's handles (close in a child never unlinks: only the creating
@@ -286,8 +292,8 @@ AXLE_API size_t axle_ring_queued(const axle_ring *r);
  *   (the _nowait form: -EAGAIN); -AXLE_ESHMCORRUPT the consumer's cursor is
  *   out of range; -EOWNERDEAD the consumer's process died while we waited
  *   for room (noticed within 100 ms; the blocking form only).
- * Checkpoint: yes inside an axle task (then also -ECANCELED); otherwise it
- *   blocks the thread (see "Waiting" above).
+ * Checkpoint: when it has to wait, inside an axle task (then also
+ *   -ECANCELED); otherwise it blocks the thread (see "Waiting" above).
  */
 AXLE_API int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns);
 AXLE_API int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf);
