@@ -144,6 +144,19 @@ static axle_spawn_opts child_opts(const char *name)
     return o;
 }
 
+/*
+ * Topic keys are host-wide, and CTest runs this suite on three backends at
+ * once: every key carries the test process's pid.
+ */
+static const char *K(const char *base)
+{
+    static char keys[4][32];
+    static int next;
+    char *k = keys[next++ % 4];
+    snprintf(k, sizeof keys[0], "%s-%d", base, (int)getpid());
+    return k;
+}
+
 static struct sub_args sub_args(const char *key, int delay_ms)
 {
     struct sub_args a = {.delay_ms = delay_ms};
@@ -173,7 +186,7 @@ static int fan_out_main(void *arg)
 {
     (void)arg;
     axle_topic *t;
-    ck_assert_int_eq(axle_topic_publish("fan", 0, &t), 0);
+    ck_assert_int_eq(axle_topic_publish(K("fan"), 0, &t), 0);
     ck_assert_int_eq(axle_topic_publisher(t), getpid());
     axle_actor_nursery *an;
     ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
@@ -186,7 +199,7 @@ static int fan_out_main(void *arg)
         axle_portal *p;
         ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
         pids[i] = axle_portal_uid(p)->pid;
-        struct sub_args a = sub_args("fan", 0);
+        struct sub_args a = sub_args(K("fan"), 0);
         ck_assert_int_eq(axle_ctx_open(p, "t.subscribe", &a, sizeof a, &ctx[i], NULL), 0);
     }
     for (int64_t i = 0; i < NRECS; i++) {
@@ -220,13 +233,13 @@ static int lag_main(void *arg)
 {
     (void)arg;
     axle_topic *t;
-    ck_assert_int_eq(axle_topic_publish("lag", 4096, &t), 0);
+    ck_assert_int_eq(axle_topic_publish(K("lag"), 4096, &t), 0);
     axle_actor_nursery *an;
     ck_assert_int_eq(axle_actor_nursery_open(&an), 0);
     axle_spawn_opts o = child_opts("slow");
     axle_portal *p;
     ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
-    struct sub_args a = sub_args("lag", 200);
+    struct sub_args a = sub_args(K("lag"), 200);
     axle_ctx *ctx;
     ck_assert_int_eq(axle_ctx_open(p, "t.subscribe", &a, sizeof a, &ctx, NULL), 0);
     for (int64_t i = 0; i < 1000; i++)
@@ -266,7 +279,7 @@ static int publisher_end_main(void *arg)
     ck_assert_int_eq(axle_start_actor(an, &o, &p), 0);
     pid_t child = axle_portal_uid(p)->pid;
     struct pub_args a = {.mode = mode};
-    snprintf(a.key, sizeof a.key, "end%d", mode);
+    snprintf(a.key, sizeof a.key, "end%d-%d", mode, (int)getpid());
     axle_ctx *ctx;
     ck_assert_int_eq(axle_ctx_open(p, "t.publish", &a, sizeof a, &ctx, NULL), 0);
     axle_topic *t;
@@ -320,12 +333,13 @@ static int errors_main(void *arg)
     axle_topic *t, *u, *s;
     ck_assert_int_eq(axle_topic_publish("", 0, &t), -EINVAL);
     ck_assert_int_eq(axle_topic_publish("a/b", 0, &t), -EINVAL);
-    ck_assert_int_eq(axle_topic_subscribe("nobody", 0, &s), -ENOENT);
-    ck_assert_int_eq(axle_topic_subscribe("nobody", 20 * MS, &s), -ETIMEDOUT);
-    ck_assert_int_eq(axle_topic_publish("one", 1024, &t), 0);
-    ck_assert_int_eq(axle_topic_publish("one", 1024, &u), -EEXIST);
+    const char *nobody = K("nobody"), *one = K("one"), *quiet = K("quiet");
+    ck_assert_int_eq(axle_topic_subscribe(nobody, 0, &s), -ENOENT);
+    ck_assert_int_eq(axle_topic_subscribe(nobody, 20 * MS, &s), -ETIMEDOUT);
+    ck_assert_int_eq(axle_topic_publish(one, 1024, &t), 0);
+    ck_assert_int_eq(axle_topic_publish(one, 1024, &u), -EEXIST);
     ck_assert_ptr_nonnull(strstr(axle_error_message(axle_error_last()), "published by pid"));
-    ck_assert_int_eq(axle_topic_subscribe("one", 0, &s), 0);
+    ck_assert_int_eq(axle_topic_subscribe(one, 0, &s), 0);
     axle_buf b = {0};
     ck_assert_int_eq(axle_topic_send(s, "x", 1), -EPERM);
     ck_assert_int_eq(axle_topic_recv(t, &b, NULL), -EPERM);
@@ -346,8 +360,8 @@ static int errors_main(void *arg)
     axle_topic_close(s);
     axle_buf_free(&b);
     /* A subscriber cancelled while it waits: -ECANCELED, nothing taken. */
-    ck_assert_int_eq(axle_topic_publish("quiet", 0, &t), 0);
-    ck_assert_int_eq(axle_topic_subscribe("quiet", 0, &s), 0);
+    ck_assert_int_eq(axle_topic_publish(quiet, 0, &t), 0);
+    ck_assert_int_eq(axle_topic_subscribe(quiet, 0, &s), 0);
     axle_scope sc;
     axle_move_on_after(&sc, 20 * MS);
     int rc = axle_topic_recv(s, &b, NULL);
