@@ -45,13 +45,16 @@
 
 #include <axle/shm.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -157,6 +160,47 @@ void axle__untrack_child(pid_t pid)
             tracked[i] = 0;
 }
 
+/* "axle.<pid>." into buf (async-signal-safe); its length. */
+static size_t shm_prefix(char *buf, pid_t pid)
+{
+    char digits[12];
+    size_t n = 0, len = 0;
+    do
+        digits[n++] = (char)('0' + pid % 10);
+    while ((pid /= 10) > 0);
+    memcpy(buf, "axle.", 5);
+    len = 5;
+    while (n)
+        buf[len++] = digits[--n];
+    buf[len++] = '.';
+    return len;
+}
+
+/*
+ * Unlink /dev/shm/axle.<pid>.* with raw syscalls only (getdents64,
+ * unlinkat): what axle_shm_unlink_owned does at a normal exit, from the
+ * SIGTERM handler, for this actor and each child it reaped there.
+ */
+static void shm_unlink_owned_raw(pid_t pid)
+{
+    char prefix[24];
+    size_t plen = shm_prefix(prefix, pid);
+    int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    char buf[4096] __attribute__((aligned(8)));
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            if (strncmp(d->d_name, prefix, plen) == 0)
+                unlinkat(dir, d->d_name, 0);
+            off += d->d_reclen;
+        }
+    }
+    close(dir);
+}
+
 /*
  * A child actor told to terminate (its parent's escalation): pass SIGTERM
  * on to its own children and give them up to 200 ms to clean up and exit
@@ -172,15 +216,25 @@ static void on_sigterm(int sig)
             live++;
     for (int tick = 0; live > 0 && tick < 40; tick++) {
         live = 0;
-        for (size_t i = 0; i < MAX_TRACKED; i++)
-            if (tracked[i] > 0 && waitpid(tracked[i], NULL, WNOHANG) == 0)
+        for (size_t i = 0; i < MAX_TRACKED; i++) {
+            pid_t c = tracked[i];
+            if (c <= 0)
+                continue;
+            pid_t w = waitpid(c, NULL, WNOHANG);
+            if (w == 0)
                 live++;
+            else if (w == c) { /* reaped here, not by the spawn layer: its segments too */
+                shm_unlink_owned_raw(c);
+                tracked[i] = 0;
+            }
+        }
         struct timespec ts = {0, 5 * 1000 * 1000};
         if (live > 0)
             nanosleep(&ts, NULL);
     }
     if (term_unlink[0])
         unlink(term_unlink);
+    shm_unlink_owned_raw(getpid()); /* segments never outlive their actor */
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -819,7 +873,7 @@ static int live(axle_fn main, void *arg)
         axle__peer_unref(p);
     }
     run_lifetime();
-    axle__topics_end(); /* subscribers of a publisher still open read END */
+    axle__topics_end();                         /* subscribers of a publisher still open read END */
     int left = axle_shm_unlink_owned(getpid()); /* segments never outlive their actor */
     if (left > 0)
         axle_log_runtime("%d shared-memory segment(s) of this actor unlinked at its exit", left);

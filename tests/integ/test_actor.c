@@ -15,6 +15,8 @@
 
 #include <axle/actor.h>
 #include <axle/log.h>
+#include <axle/shm.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -114,10 +116,20 @@ static int t_second_root(const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT("t.second_root", t_second_root)
 
-/* A blocking sleep: the whole actor stops answering (only signals work). */
+/*
+ * A blocking sleep: the whole actor stops answering (only signals work).
+ * When the test names one in AXLE_TEST_SLEEPER_KEY, it holds that segment
+ * first: the escalation that kills it must not leave it behind.
+ */
+static axle_shm *sleeper_seg;
+
 static int t_sync_sleep(const void *args, size_t len, axle_buf *ret)
 {
     (void)args, (void)len, (void)ret;
+    const char *key = getenv("AXLE_TEST_SLEEPER_KEY");
+    int rc = key ? axle_shm_create(&sleeper_seg, key, 4096) : 0;
+    if (rc < 0)
+        return rc;
     sleep(100);
     return 0;
 }
@@ -584,11 +596,33 @@ static int sync_sleep_main(void *arg)
     return axle_scope_close(&sc, rc);
 }
 
+/* /dev/shm entries whose name ends with suffix. */
+static int shm_named(const char *suffix)
+{
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    struct dirent *e;
+    size_t sl = strlen(suffix);
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        n += l >= sl && strcmp(e->d_name + l - sl, suffix) == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 START_TEST(cancel_while_childs_child_in_sync_sleep)
 {
+    char key[32], suffix[40];
+    snprintf(key, sizeof key, "sleeper.%d", (int)getpid());
+    snprintf(suffix, sizeof suffix, ".%s", key);
+    setenv("AXLE_TEST_SLEEPER_KEY", key, 1); /* the grandchild inherits it */
     int64_t t0 = axle_now();
     ck_assert_int_eq(root_run(sync_sleep_main, NULL), -ETIMEDOUT);
     ck_assert_int_lt(axle_now() - t0, 8 * SEC);
+    unsetenv("AXLE_TEST_SLEEPER_KEY");
+    ck_assert_int_eq(shm_named(suffix), 0); /* the hard-killed grandchild's segment went too */
 }
 END_TEST
 
