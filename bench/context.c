@@ -28,6 +28,12 @@
  *       axle_stream_recv into an axle_buf). Baselines in the same run: the
  *       same stream forced onto the channel (`axle_uds`) and ZeroMQ ipc
  *       PAIR. speedup = shm msgs/s ÷ each.
+ *   stream.open (size = 64)
+ *       One op: a whole short stream: axle_ctx_open of an echo, open the
+ *       stream, one 64-byte message there and back, close the stream, the
+ *       result, close the context; with both sides' data on shm (a ring
+ *       created, offered and unlinked per direction) and on the channel in
+ *       the same run. ratio = shm ÷ channel: what AUTO costs a short stream.
  *   stream.rtt.shm (size = 64)
  *       One op: a 64-byte message to an echo child through a context's
  *       stream and its echo back (p50/p99/p999 of each round trip). The
@@ -162,14 +168,52 @@ static int child_close(struct child *c, int rc)
 
 /* ---- ctx.cycle ---------------------------------------------------------------- */
 
-struct cycle_run {
+/*
+ * Two implementations measured against the same child in one root, one
+ * series each: what ctx.cycle and stream.open share. Each round takes a
+ * `struct on_child` (its portal, and a transport where it needs one).
+ */
+struct on_child {
     axle_portal *p;
-    double ctx[BENCH_MAX_REPS], rpc[BENCH_MAX_REPS];
+    axle_stream_transport transport;
 };
+
+struct pair_run {
+    int (*round[2])(void *arg, uint64_t n);
+    struct on_child arg[2];
+    uint64_t n;
+    double s[2][BENCH_MAX_REPS];
+};
+
+static int pair_main(void *arg)
+{
+    struct pair_run *r = arg;
+    struct child c;
+    int rc = child_open(&c, false);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        r->arg[k].p = c.link;
+        rc = bench_series(r->round[k], &r->arg[k], r->n, 1, r->s[k]);
+    }
+    return child_close(&c, rc);
+}
+
+/* Run the pair and report both, with ratio = the first's cost ÷ the second's. */
+static int run_pair(const char *sc, int size, const char *impl0, const char *impl1,
+                    struct pair_run *r)
+{
+    axle_actor_opts o = {.name = "bench-root"};
+    int rc = axle_root(&o, pair_main, r);
+    if (rc < 0)
+        return rc;
+    double a = bench_measure(sc, size, impl0, "ns_per_op", r->s[0], bench_reps());
+    double b = bench_measure(sc, size, impl1, "ns_per_op", r->s[1], bench_reps());
+    bench_compare(sc, size, impl0, impl1, "ratio", a / b);
+    return 0;
+}
 
 static int cycle_round(void *arg, uint64_t n)
 {
-    struct cycle_run *r = arg;
+    struct on_child *r = arg;
     for (uint64_t i = 0; i < n; i++) {
         axle_ctx *ctx;
         int rc = axle_ctx_open(r->p, "benchctx.cycle", NULL, 0, &ctx, NULL);
@@ -184,7 +228,7 @@ static int cycle_round(void *arg, uint64_t n)
 
 static int rpc_round(void *arg, uint64_t n)
 {
-    struct cycle_run *r = arg;
+    struct on_child *r = arg;
     for (uint64_t i = 0; i < n; i++) {
         int rc = axle_portal_run(r->p, "benchctx.nothing", NULL, 0, NULL);
         if (rc < 0)
@@ -193,31 +237,10 @@ static int rpc_round(void *arg, uint64_t n)
     return 0;
 }
 
-static int cycle_main(void *arg)
-{
-    struct cycle_run *r = arg;
-    struct child c;
-    int rc = child_open(&c, false);
-    uint64_t n = bench_iters(5000);
-    r->p = c.link;
-    if (rc == 0)
-        rc = bench_series(cycle_round, r, n, 1, r->ctx);
-    if (rc == 0)
-        rc = bench_series(rpc_round, r, n, 1, r->rpc);
-    return child_close(&c, rc);
-}
-
 static int run_cycle(void)
 {
-    struct cycle_run r;
-    axle_actor_opts o = {.name = "bench-root"};
-    int rc = axle_root(&o, cycle_main, &r);
-    if (rc < 0)
-        return rc;
-    double a = bench_measure("ctx.cycle", 0, "axle", "ns_per_op", r.ctx, bench_reps());
-    double b = bench_measure("ctx.cycle", 0, "rpc", "ns_per_op", r.rpc, bench_reps());
-    bench_compare("ctx.cycle", 0, "axle", "rpc", "ratio", a / b);
-    return 0;
+    struct pair_run r = {.round = {cycle_round, rpc_round}, .n = bench_iters(5000)};
+    return run_pair("ctx.cycle", 0, "axle", "rpc", &r);
 }
 
 /* ---- stream.thr ---------------------------------------------------------------- */
@@ -403,6 +426,47 @@ static int run_thr_shm(void)
     return 0;
 }
 
+/* ---- stream.open ---------------------------------------------------------------- */
+
+static int open_round(void *arg, uint64_t n)
+{
+    struct on_child *r = arg;
+    static uint8_t msg[64];
+    axle_buf b = {0};
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        axle_ctx *ctx;
+        rc = axle_ctx_open(r->p, "benchctx.echo", &r->transport, sizeof r->transport, &ctx, NULL);
+        if (rc < 0)
+            break;
+        axle_stream_opts o = {.transport = r->transport};
+        axle_stream *st;
+        rc = axle_ctx_open_stream(ctx, &o, &st);
+        if (rc == 0 && axle_stream_transport_of(st) != r->transport)
+            rc = AXLE_SET_ERR(-EPROTO, "the stream's data plane is not the one measured");
+        if (rc == 0)
+            rc = axle_stream_send(st, msg, sizeof msg);
+        if (rc == 0)
+            rc = axle_stream_recv(st, &b);
+        if (rc == 0)
+            rc = axle_stream_close(st);
+        if (rc == 0)
+            rc = axle_ctx_result(ctx, NULL);
+        rc = axle_ctx_close(ctx, rc);
+    }
+    axle_buf_free(&b);
+    return rc;
+}
+
+static int run_open(void)
+{
+    struct pair_run r = {
+        .round = {open_round, open_round},
+        .arg = {{.transport = AXLE_STREAM_SHM}, {.transport = AXLE_STREAM_CHANNEL}},
+        .n = bench_iters(2000)};
+    return run_pair("stream.open", 64, "axle_shm", "axle_uds", &r);
+}
+
 /* ---- stream.rtt.shm ---------------------------------------------------------------- */
 
 struct rtt_run {
@@ -482,6 +546,7 @@ const bench_scenario bench_context_scenarios[] = {
     {"stream.thr.uds", "messages/s through a context's stream over a Unix socket", run_thr_uds},
     {"stream.thr.tcp", "messages/s through a context's stream over loopback TCP", run_thr_tcp},
     {"stream.thr.shm", "messages/s through a context's stream over shared memory", run_thr_shm},
+    {"stream.open", "a short stream (one message each way), shm vs the channel", run_open},
     {"stream.rtt.shm", "64 B round trip through a context's stream, shm vs the channel",
      run_rtt_shm},
     {0},

@@ -43,7 +43,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SHM_BYTES_DEFAULT ((size_t)256 << 10)
+#define SHM_BYTES_DEFAULT ((size_t)64 << 10)
 #define RUN_MAX 64                            /* ring operations between yields */
 #define CLOSE_DRAIN_NS (1000 * 1000 * 1000LL) /* what closing waits to push DRAIN's queue */
 
