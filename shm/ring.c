@@ -103,6 +103,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,12 +149,13 @@ struct axle_ring {
     size_t q_count;                 /* how many */
     size_t q_max;                   /* drain bound in payload bytes */
     /* Consumer side. */
-    uint64_t tail;                /* own cursor, authoritative; Invariant: multiple of 8 */
-    uint64_t cached_head;         /* last validated head; Invariant: cached_head - tail <= cap */
-    uint64_t peeked;              /* bytes of the peeked record (header included), 0: none */
-    const void *peek_buf;         /* its payload */
-    size_t peek_len;              /* its payload length */
-    uint64_t pub_tail;            /* tail as last published; < tail while releases are deferred */
+    uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
+    uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
+    uint64_t peeked;      /* bytes of the peeked records (headers, pads included), 0: none */
+    uint32_t peek_count;  /* how many records that is (peek: 1; peek_batch: 1..max) */
+    const void *peek_buf; /* the first one's payload */
+    size_t peek_len;      /* its payload length */
+    uint64_t pub_tail;    /* tail as last published; < tail while releases are deferred */
     struct axle__ring_evfd *evfd; /* the consumer's event fd and its helper, or NULL */
 };
 
@@ -380,14 +382,16 @@ static void futex_wake(uint32_t *word) { syscall(SYS_futex, word, FUTEX_WAKE, 1,
 #define LIGHT_AFTER 1024u
 
 /*
- * Count a record this end moved; once LIGHT_AFTER have gone by without a
+ * Count n records this end moved; once LIGHT_AFTER have gone by without a
  * park, become light again. Setting the flag needs no barrier: until the
  * waker sees it, it keeps fencing, and our parks from now on are heavy.
  */
-static inline void count_record(axle_ring *r)
+static inline void count_records(axle_ring *r, uint32_t n)
 {
-    if (r->since_park < LIGHT_AFTER && ++r->since_park == LIGHT_AFTER && !r->light_park &&
-        r->light && !r->never_light) {
+    if (r->since_park >= LIGHT_AFTER)
+        return;
+    r->since_park = n >= LIGHT_AFTER - r->since_park ? LIGHT_AFTER : r->since_park + n;
+    if (r->since_park == LIGHT_AFTER && !r->light_park && r->light && !r->never_light) {
         __atomic_store_n(r->own_light, 1, __ATOMIC_RELAXED);
         r->light_park = true;
     }
@@ -438,7 +442,7 @@ static void go_fenced(axle_ring *r)
  * record. It costs IPIs (about 15 us a park on a VM), worth it only with
  * many records per park: an end that moved fewer than LIGHT_AFTER records
  * since it last parked goes fenced here (a fence in this park and in each
- * of the waker's wakes), and light again (count_record) once it has moved
+ * of the waker's wakes), and light again (count_records) once it has moved
  * that many without parking.
  */
 static void park_barrier(axle_ring *r)
@@ -680,7 +684,7 @@ static inline int commit(axle_ring *r, bool publish)
     AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
     r->head += r->reserved;
     r->reserved = 0;
-    count_record(r);
+    count_records(r, 1);
     if (publish)
         publish_head(r);
     return 0;
@@ -876,6 +880,107 @@ int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
     return rc == -EAGAIN && r->overrun == AXLE_OVERRUN_ERROR ? -AXLE_EOVERRUN : rc;
 }
 
+/*
+ * Batches. The records of a batch are written one after the other, as
+ * reserve and commit would, but head is stored and the consumer's parked
+ * word checked once for all of them: per record what is left is the room
+ * check against the cached tail, the header and the copy.
+ */
+typedef struct batch_arg {
+    const struct iovec *iov; /* the records */
+    int n;                   /* how many */
+    int done;                /* how many were written */
+} batch_arg;
+
+/*
+ * Write as many of a->iov as fit now, in order, and publish them. A record
+ * that would cross the end publishes a PAD first (as reserve_try); one
+ * that does not fit, or is too long, ends the batch. 0 once one went in,
+ * -EAGAIN if none fits, -EMSGSIZE if the first is too long, or -AXLE_ESHMCORRUPT.
+ */
+static int batch_send_try(axle_ring *r, void *arg)
+{
+    batch_arg *a = arg;
+    /* Locals, not r->: the copies into the ring may alias the handle as far
+     * as the compiler knows, and would reload every field per record. */
+    unsigned char *const data = r->data;
+    const uint64_t cap = r->cap, mask = r->mask, max = cap - sizeof(axle__ring_rec);
+    uint64_t head = r->head, tail = r->cached_tail;
+    int k = 0, ok = 1;
+    for (; k < a->n; k++) {
+        size_t len = a->iov[k].iov_len;
+        if (len > max) {
+            if (k == 0)
+                ok = -EMSGSIZE;
+            break;
+        }
+        uint64_t total = align8(sizeof(axle__ring_rec) + len);
+        uint64_t pos = head & mask, to_end = cap - pos;
+        uint64_t need = total > to_end ? to_end : total; /* the PAD first, if one is due */
+        if (cap - (head - tail) < need) {
+            r->head = head;
+            if ((ok = room(r, need)) <= 0)
+                break;
+            tail = r->cached_tail;
+        }
+        if (total > to_end) {
+            rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
+            head += to_end;
+            pos = 0;
+            if (cap - (head - tail) < total) {
+                r->head = head;
+                if ((ok = room(r, total)) <= 0)
+                    break;
+                tail = r->cached_tail;
+            }
+        }
+        copy_in(data + pos + sizeof(axle__ring_rec), a->iov[k].iov_base, len);
+        rec_write(r, pos, (uint32_t)len, AXLE__REC_DATA);
+        head += total;
+    }
+    r->head = head;
+    AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
+    if (r->pub_head != head)
+        publish_head(r); /* this batch, a PAD, and commits deferred before it */
+    a->done = k;
+    count_records(r, (uint32_t)k);
+    if (k > 0)
+        return 0;
+    return ok < 0 ? ok : -EAGAIN;
+}
+
+int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    if (r->reserved || n < 0 || (n > 0 && !iov))
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    batch_arg a = {iov, n, 0};
+    int rc;
+    if (r->overrun == AXLE_OVERRUN_DRAIN) {
+        /* Queued records go first; what does not fit now is queued behind them. */
+        if ((rc = axle_ring_drain(r)) < 0)
+            return rc;
+        if (!r->q_head && (rc = batch_send_try(r, &a)) < 0 && rc != -EAGAIN)
+            return rc;
+        for (int k = a.done; k < n; k++) {
+            if ((rc = send_drain(r, iov[k].iov_base, iov[k].iov_len)) < 0)
+                return k > 0 ? k : rc;
+        }
+        return n;
+    }
+    rc = batch_send_try(r, &a);
+    if (rc == -EAGAIN) {
+        if (r->overrun == AXLE_OVERRUN_ERROR)
+            return -AXLE_EOVERRUN;
+        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, batch_send_try, &a,
+                       timeout_ns);
+    }
+    return rc < 0 ? rc : a.done;
+}
+
 /* --------------------------------------------------------------- consumer */
 
 /* Bytes published past tail, refreshing the cached head when none are
@@ -934,6 +1039,7 @@ static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *ar
         if (total > to_end || total > (uint64_t)avail)
             return -AXLE_ESHMCORRUPT;
         r->peeked = total;
+        r->peek_count = 1;
         r->peek_buf = rec + 1;
         r->peek_len = len;
         return 0;
@@ -967,6 +1073,108 @@ int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len)
     return 0;
 }
 
+typedef struct peek_batch_arg {
+    struct iovec *out; /* where the records go */
+    int max;           /* room in out */
+} peek_batch_arg;
+
+/*
+ * Up to a->max records from tail, in place: their count (> 0), -EAGAIN
+ * when there are none, or -AXLE_ESHMCORRUPT. head is read again once when
+ * the cached copy runs out. PAD records inside the batch are stepped over
+ * and released with it; a PAD before the first record is consumed at
+ * once (as peek_try). A bad record after the first ends the batch: the
+ * next call starts with it and reports it.
+ */
+static int peek_batch_try(axle_ring *r, void *arg)
+{
+    peek_batch_arg *a = arg;
+    /* Locals, not r->: the stores into a->out may alias the handle as far
+     * as the compiler knows, and would reload every field per record. */
+    const unsigned char *const data = r->data;
+    const uint64_t cap = r->cap, mask = r->mask, tail = r->tail;
+    uint64_t at = tail, end = r->cached_head;
+    struct iovec *const out = a->out;
+    const int max = a->max;
+    bool fresh = false;
+    int k = 0, bad = 0;
+    while (k < max) {
+        if (at == end) {
+            if (fresh)
+                break;
+            fresh = true;
+            /* acquire; pairs with the release store of head in publish_head. */
+            uint64_t h = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
+            if (h - tail > cap || (h & 7) || h - tail < at - tail) {
+                bad = -AXLE_ESHMCORRUPT;
+                break;
+            }
+            r->cached_head = end = h;
+            __atomic_store_n(&r->hdr->cached_head, h, __ATOMIC_RELAXED);
+            if (at == end)
+                break;
+        }
+        uint64_t pos = at & mask, to_end = cap - pos, avail = end - at;
+        const axle__ring_rec *rec = (const axle__ring_rec *)(data + pos);
+        uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+        uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
+        uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)len);
+        if (__builtin_expect(type == AXLE__REC_DATA && total <= to_end && total <= avail, 1)) {
+            out[k].iov_base = (void *)(rec + 1);
+            out[k].iov_len = len;
+            k++;
+            at += total;
+            continue;
+        }
+        if (type != AXLE__REC_PAD || (uint64_t)len != to_end - sizeof(axle__ring_rec) ||
+            to_end > avail) {
+            bad = -AXLE_ESHMCORRUPT;
+            break;
+        }
+        at += to_end;
+        if (k == 0) { /* nothing peeked yet: consume the PAD now */
+            r->tail = at;
+            publish_tail(r);
+        }
+    }
+    if (k == 0) {
+        if (bad)
+            return bad;
+        if (r->pub_tail != r->tail)
+            publish_tail(r); /* empty: deferred releases go out now (as peek_try) */
+        return -EAGAIN;
+    }
+    r->peeked = at - r->tail;
+    r->peek_count = (uint32_t)k;
+    r->peek_buf = out[0].iov_base;
+    r->peek_len = out[0].iov_len;
+    return k;
+}
+
+/* ring_wait's try: 0 once records are there (ring_wait ends on anything but -EAGAIN). */
+static int peek_batch_wait_try(axle_ring *r, void *arg)
+{
+    int k = peek_batch_try(r, arg);
+    return k > 0 ? 0 : k;
+}
+
+int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_CONSUMER)
+        return -EPERM;
+    if (max < 1 || !out)
+        return -EINVAL;
+    peek_batch_arg a = {out, max};
+    int rc = peek_batch_try(r, &a);
+    if (rc == -EAGAIN) {
+        rc = ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_batch_wait_try, &a,
+                       timeout_ns);
+        if (rc == 0)
+            rc = (int)r->peek_count;
+    }
+    return rc;
+}
+
 static inline int release(axle_ring *r, bool publish)
 {
     if (r->role != AXLE_RING_CONSUMER)
@@ -975,7 +1183,7 @@ static inline int release(axle_ring *r, bool publish)
         return -EINVAL;
     r->tail += r->peeked;
     r->peeked = 0;
-    count_record(r);
+    count_records(r, r->peek_count);
     if (publish)
         publish_tail(r);
     return 0;

@@ -53,6 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -324,8 +325,9 @@ AXLE_API int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t
 AXLE_API int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len);
 
 /*
- * axle_ring_release — consumer: consume the peeked record, freeing its room,
- * and wake a parked producer.
+ * axle_ring_release — consumer: consume the peeked record (every record of
+ * the last axle_ring_peek_batch), freeing its room, and wake a parked
+ * producer.
  * Returns: 0.  Errors: -EPERM not the consumer; -EINVAL nothing peeked.
  */
 AXLE_API int axle_ring_release(axle_ring *r);
@@ -344,6 +346,49 @@ AXLE_API int axle_ring_release(axle_ring *r);
 AXLE_API int axle_ring_commit_deferred(axle_ring *r);
 AXLE_API int axle_ring_release_deferred(axle_ring *r);
 AXLE_API void axle_ring_flush(axle_ring *r);
+
+/*
+ * axle_ring_send_batch — producer: copy n records, iov[i].iov_len bytes
+ * from iov[i].iov_base each, in order, as far as they fit, and publish
+ * them with one cursor store and one wake-up check: the way to move many
+ * small records (a call per record costs more than the copy of 8 bytes).
+ * It waits only until the first record fits (timeout_ns as for
+ * axle_ring_send), then writes every following record that fits at once
+ * and stops at the first that does not; call again with the rest.
+ *   iov: borrows; n >= 0 entries.
+ * The overrun policy applies as for axle_ring_send: BLOCK waits for the
+ * first record; ERROR gives -AXLE_EOVERRUN when not even the first fits;
+ * DRAIN sends what fits behind records already queued and queues the rest
+ * (all n are then taken, unless the drain bound is reached).
+ * Returns: the number of records taken, 1..n (0 when n is 0). A record
+ *   after the first that is too long ends the batch before it: the next
+ *   call, starting there, reports -EMSGSIZE.
+ * Errors (nothing was taken): -EPERM not the producer; -EINVAL a
+ *   reservation is open, n < 0, or iov NULL with n > 0; -EMSGSIZE iov[0]
+ *   is longer than axle_ring_max_record(); -ETIMEDOUT; -AXLE_EOVERRUN;
+ *   -ENOMEM (DRAIN); -EOWNERDEAD; -ECANCELED; -AXLE_ESHMCORRUPT.
+ * Checkpoint: as axle_ring_reserve (when it waits, inside an axle task).
+ */
+AXLE_API int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t timeout_ns);
+
+/*
+ * axle_ring_peek_batch — consumer: up to max of the oldest records, in
+ * place, without consuming them: out[i] is the i-th record's payload and
+ * length. It waits (timeout_ns as for axle_ring_peek) only until there is
+ * one, then returns every record already published, up to max.
+ * axle_ring_release (or _deferred) then consumes all of them at once, with
+ * one cursor store; until then the producer cannot overwrite them, and
+ * axle_ring_peek returns the first. Calling it again before the release
+ * starts over from the oldest record.
+ *   out: borrows; max >= 1 entries; each iov_base points into the ring,
+ *        valid until release or close.
+ * Returns: the number of records, 1..max.
+ * Errors: -EPERM not the consumer; -EINVAL max < 1 or out NULL; the other
+ *   errors of axle_ring_peek. A corrupt record after the first ends the
+ *   batch before it; the next call reports -AXLE_ESHMCORRUPT.
+ * Checkpoint: as axle_ring_peek.
+ */
+AXLE_API int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeout_ns);
 
 /*
  * axle_ring_send — producer: copy len bytes from data into one record.

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -821,6 +822,235 @@ START_TEST(ring_deferred_work_is_published_when_it_would_block)
 }
 END_TEST
 
+/* send_batch and peek_batch across many wraps, mixed sizes, one record a time or many. */
+START_TEST(ring_batches_move_every_record_in_order_across_wraps)
+{
+    axle_ring *p, *c;
+    pair_open("vec", 256, &p, &c);
+    enum { N = 3000 };
+    uint8_t src[16][40], dst[40];
+    uint64_t sent = 0, got = 0;
+    while (got < N) {
+        /* Offer up to 16 records; lengths 0..39, cycling through every alignment. */
+        struct iovec v[16];
+        int n = (int)(1 + sent % 16);
+        if (sent + (uint64_t)n > N)
+            n = (int)(N - sent);
+        for (int i = 0; i < n; i++) {
+            uint64_t seq = sent + (uint64_t)i;
+            v[i].iov_base = src[i];
+            v[i].iov_len = seq % 40;
+            fill(src[i], v[i].iov_len, seq);
+        }
+        int k = n ? axle_ring_send_batch(p, v, n, 0) : 0;
+        ck_assert(k == -ETIMEDOUT || (k >= 1 && k <= n));
+        if (k > 0)
+            sent += (uint64_t)k;
+        /* Take up to 5 at once, or one with recv. */
+        if (got % 7 == 3) {
+            size_t len;
+            int rc = axle_ring_recv_nowait(c, dst, sizeof dst, &len);
+            ck_assert(rc == 0 || rc == -EAGAIN);
+            if (rc == 0) {
+                ck_assert_uint_eq(len, got % 40);
+                ck_assert(check_bytes(dst, len, got));
+                got++;
+            }
+            continue;
+        }
+        struct iovec out[5];
+        int m = axle_ring_peek_batch(c, out, 5, 0);
+        ck_assert(m == -ETIMEDOUT || (m >= 1 && m <= 5));
+        for (int i = 0; i < m; i++, got++) {
+            ck_assert_uint_eq(out[i].iov_len, got % 40);
+            ck_assert(check_bytes(out[i].iov_base, out[i].iov_len, got));
+        }
+        if (m > 0)
+            ck_assert_int_eq(axle_ring_release(c), 0);
+    }
+    ck_assert_uint_eq(sent, N);
+    struct iovec out[1];
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 1, 0), -ETIMEDOUT);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_send_batch_takes_what_fits_and_reports_errors_exactly)
+{
+    axle_ring *p, *c;
+    pair_open("vecerr", 256, &p, &c);
+    uint8_t big[300] = {0};
+    uint64_t x = 7;
+    struct iovec v[40];
+    for (int i = 0; i < 40; i++)
+        v[i] = (struct iovec){&x, sizeof x};
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 0, 0), 0);
+    ck_assert_int_eq(axle_ring_send_batch(p, v, -1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_send_batch(p, NULL, 1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_send_batch(c, v, 1, 0), -EPERM);
+    /* 16 bytes a record: 16 fit in 256, the rest waits for the next call. */
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 40, 0), 16);
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 1, 0), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_ERROR, 0), 0);
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 1, 0), -AXLE_EOVERRUN);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_BLOCK, 0), 0);
+    struct iovec out[32];
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 32, 0), 16);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    /* A record too long: first in the batch, an error; later, the batch ends before it. */
+    struct iovec mixed[3] = {{&x, sizeof x}, {big, sizeof big}, {&x, sizeof x}};
+    ck_assert_int_eq(axle_ring_send_batch(p, mixed + 1, 2, 0), -EMSGSIZE);
+    ck_assert_int_eq(axle_ring_send_batch(p, mixed, 3, 0), 1);
+    ck_assert_int_eq(axle_ring_send_batch(p, mixed + 1, 2, 0), -EMSGSIZE);
+    /* An open reservation is a misuse. */
+    void *buf;
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &buf), 0);
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_commit(p), 0);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 32, 0), 2);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    /* At offset 32 a 224-byte record does not fit before the end: the
+     * producer publishes a PAD and finds no room behind it; the consumer's
+     * empty peek_batch consumes the PAD, and then it fits. */
+    struct iovec wide = {big, 224};
+    fill(big, 224, 5);
+    ck_assert_int_eq(axle_ring_send_batch(p, &wide, 1, 0), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 32, 0), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_send_batch(p, &wide, 1, 0), 1);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 32, 0), 1);
+    ck_assert_uint_eq(out[0].iov_len, 224);
+    ck_assert(check_bytes(out[0].iov_base, 224, 5));
+    axle_shm *seg; /* the record starts the data area, right after its header */
+    ck_assert_int_eq(axle_shm_attach(&seg, "vecerr", getpid()), 0);
+    ck_assert(check_bytes((uint8_t *)axle_shm_base(seg) + OFF_DATA + 8, 224, 5));
+    axle_shm_close(seg);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* DRAIN: a batch goes behind records already queued, and queues what does not fit. */
+START_TEST(ring_send_batch_under_drain_keeps_order)
+{
+    axle_ring *p, *c;
+    pair_open("vecdrain", 256, &p, &c);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_DRAIN, 1 << 20), 0);
+    uint64_t seq[50];
+    struct iovec v[50];
+    for (int i = 0; i < 50; i++) {
+        seq[i] = (uint64_t)i;
+        v[i] = (struct iovec){&seq[i], 8};
+    }
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 20, 0), 20); /* 16 in the ring, 4 queued */
+    ck_assert_uint_eq(axle_ring_queued(p), 4);
+    ck_assert_int_eq(axle_ring_send_batch(p, v + 20, 30, 0), 30); /* all behind the queue */
+    ck_assert_uint_eq(axle_ring_queued(p), 34);
+    uint64_t want = 0;
+    while (want < 50) {
+        struct iovec out[8];
+        int m = axle_ring_peek_batch(c, out, 8, 0);
+        ck_assert_int_ge(m, 1);
+        for (int i = 0; i < m; i++, want++) {
+            ck_assert_uint_eq(out[i].iov_len, 8);
+            ck_assert_mem_eq(out[i].iov_base, &want, 8);
+        }
+        ck_assert_int_eq(axle_ring_release(c), 0);
+        ck_assert_int_ge(axle_ring_drain(p), 0);
+    }
+    ck_assert_uint_eq(axle_ring_queued(p), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next)
+{
+    axle_ring *p, *c;
+    pair_open("veccor", 256, &p, &c);
+    struct iovec out[4];
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 0, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_peek_batch(c, NULL, 1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_peek_batch(p, out, 1, 0), -EPERM);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 4, 0), -ETIMEDOUT);
+    uint64_t a = 1, b = 2, d = 3;
+    struct iovec v[3] = {{&a, 8}, {&b, 8}, {&d, 8}};
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 3, 0), 3);
+    /* Peek one, then a batch: it starts over from the oldest. */
+    const void *rb;
+    size_t n;
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &rb, &n), 0);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 4, 0), 3);
+    ck_assert_ptr_eq(out[0].iov_base, rb);
+    /* Damage the second record's type (records of 16 bytes from the data area). */
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "veccor", getpid()), 0);
+    uint32_t bad = 77;
+    memcpy((uint8_t *)axle_shm_base(s) + OFF_DATA + 16 + 4, &bad, 4);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 4, 0), 1);
+    ck_assert_mem_eq(out[0].iov_base, &a, 8);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 4, 0), -AXLE_ESHMCORRUPT);
+    axle_shm_close(s);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* Another process sends in batches through a small ring: both sides wait and park. */
+START_TEST(ring_batches_cross_process_have_no_gap_or_duplicate)
+{
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create(&c, "vecx", 512, AXLE_RING_CONSUMER), 0);
+    axle_ring_set_spin(c, 50);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *p;
+        if (axle_ring_attach(&p, "vecx", parent, AXLE_RING_PRODUCER) != 0)
+            _exit(2);
+        axle_ring_set_spin(p, 50);
+        uint64_t recs[33][3]; /* the sequence number, then up to 16 bytes more */
+        struct iovec v[33];
+        for (uint64_t seq = 0; seq < XPROC_RECORDS;) {
+            int n = (int)(1 + seq % 33);
+            if ((uint64_t)n > XPROC_RECORDS - seq)
+                n = (int)(XPROC_RECORDS - seq);
+            for (int i = 0; i < n; i++) {
+                recs[i][0] = recs[i][1] = recs[i][2] = seq + (uint64_t)i;
+                v[i] = (struct iovec){recs[i], 8 + (recs[i][0] % 3) * 8};
+            }
+            struct iovec *at = v;
+            while (n > 0) {
+                int k = axle_ring_send_batch(p, at, n, 10LL * 1000000000);
+                if (k < 1)
+                    _exit(3);
+                at += k, n -= k, seq += (uint64_t)k;
+            }
+        }
+        axle_ring_close(p);
+        _exit(0);
+    }
+    for (uint64_t want = 0; want < XPROC_RECORDS;) {
+        struct iovec out[17];
+        int m = axle_ring_peek_batch(c, out, 17, 10LL * 1000000000);
+        ck_assert_int_ge(m, 1);
+        for (int i = 0; i < m; i++, want++) {
+            ck_assert_uint_eq(out[i].iov_len, 8 + (want % 3) * 8);
+            for (size_t w = 0; w < out[i].iov_len / 8; w++)
+                ck_assert_mem_eq((const uint64_t *)out[i].iov_base + w, &want, 8);
+        }
+        ck_assert_int_eq(axle_ring_release(c), 0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    struct iovec out[1];
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 1, 0), -ETIMEDOUT);
+    axle_ring_close(c);
+}
+END_TEST
+
 /* ------------------------------------------------------- inside a task */
 
 struct in_task {
@@ -1156,13 +1386,18 @@ static Suite *shm_suite(void)
              ring_reader_gets_every_commit_then_owner_dead_when_the_writer_dies,
              ring_blocked_writer_gets_owner_dead_when_the_reader_dies);
     ADD_CASE(s, "ring_batch", 10, ring_deferred_commits_are_invisible_until_flushed,
-             ring_deferred_work_is_published_when_it_would_block);
+             ring_deferred_work_is_published_when_it_would_block,
+             ring_batches_move_every_record_in_order_across_wraps,
+             ring_send_batch_takes_what_fits_and_reports_errors_exactly,
+             ring_send_batch_under_drain_keeps_order,
+             ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
              ring_recv_in_a_task_is_cancellable,
              ring_writer_blocked_on_a_stopped_reader_is_cancellable);
     ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
              ring_parked_recv_wakes_when_other_process_sends,
-             ring_parked_send_wakes_when_other_process_receives);
+             ring_parked_send_wakes_when_other_process_receives,
+             ring_batches_cross_process_have_no_gap_or_duplicate);
     return s;
 }
 
