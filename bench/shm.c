@@ -160,6 +160,36 @@ static inline void raw_recv(struct raw *r, void *dst, size_t len, bool pause)
     __atomic_store_n(&r->h->tail, ++r->pos, __ATOMIC_RELEASE);
 }
 
+/* A run of m records (m <= slots) from src, packed; waits for room for all of them. */
+static inline void raw_send_run(struct raw *r, const unsigned char *src, uint64_t m)
+{
+    while (r->pos + m - r->peer > r->mask + 1) {
+        r->peer = __atomic_load_n(&r->h->tail, __ATOMIC_ACQUIRE);
+        if (r->pos + m - r->peer > r->mask + 1)
+            relax();
+    }
+    uint64_t i = r->pos & r->mask, first = r->mask + 1 - i < m ? r->mask + 1 - i : m;
+    memcpy(r->h->data + i * r->slot, src, first * r->slot);
+    memcpy(r->h->data, src + first * r->slot, (m - first) * r->slot);
+    __atomic_store_n(&r->h->head, r->pos += m, __ATOMIC_RELEASE);
+}
+
+/* Up to max records into dst, packed, once there is one: how many. */
+static inline uint64_t raw_recv_run(struct raw *r, unsigned char *dst, uint64_t max)
+{
+    while (r->pos == r->peer) {
+        r->peer = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE);
+        if (r->pos == r->peer)
+            relax();
+    }
+    uint64_t m = r->peer - r->pos < max ? r->peer - r->pos : max;
+    uint64_t i = r->pos & r->mask, first = r->mask + 1 - i < m ? r->mask + 1 - i : m;
+    memcpy(dst, r->h->data + i * r->slot, first * r->slot);
+    memcpy(dst + first * r->slot, r->h->data, (m - first) * r->slot);
+    __atomic_store_n(&r->h->tail, r->pos += m, __ATOMIC_RELEASE);
+    return m;
+}
+
 /* ---- shm.rtt -------------------------------------------------------------------- */
 
 enum impl { IMPL_AXLE, IMPL_RAW, IMPL_CACHELINE };
@@ -503,8 +533,18 @@ static int run_rtt_parked(void)
 
 /* ---- shm.thr / shm.thr.zc ------------------------------------------------------- */
 
-enum thr_mode { THR_AXLE, THR_RAW, THR_ZC, THR_COPY_WORK, THR_DEFERRED, THR_BATCH };
-enum { BATCH = 32 }; /* records per batch in shm.thr.batch */
+enum thr_mode {
+    THR_AXLE,
+    THR_RAW,
+    THR_ZC,
+    THR_COPY_WORK,
+    THR_DEFERRED,
+    THR_BATCH,
+    THR_FIXED,    /* a fixed ring (axle_ring_create_fixed), send/recv a record a call */
+    THR_BURST,    /* a fixed ring, send_burst/recv_burst BATCH records a call */
+    THR_RAW_BURST /* the raw ring moving runs of BATCH records, one memcpy and one store each */
+};
+enum { BATCH = 32 }; /* records per call in shm.thr.batch and shm.thr.burst */
 
 static uint64_t thr_count(size_t size)
 {
@@ -540,19 +580,23 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
     pid_t me = getpid();
     char key[64];
     key_of(key, sizeof key, "thr");
-    unsigned char *src = malloc(size), *dst = malloc(size);
+    /* BATCH records: the bursts' arrays; the other modes use the first. */
+    unsigned char *src = malloc(size * BATCH), *dst = malloc(size * BATCH);
     if (!src || !dst) {
         free(src), free(dst);
         return -ENOMEM;
     }
-    memset(src, 0x5a, size);
-    memset(dst, 0, size);
+    memset(src, 0x5a, size * BATCH);
+    memset(dst, 0, size * BATCH);
 
     axle_ring *cons = NULL;
     struct raw raw;
+    bool is_raw = mode == THR_RAW || mode == THR_RAW_BURST;
     int rc;
-    if (mode == THR_RAW)
+    if (is_raw)
         rc = raw_open(&raw, cap, size);
+    else if (mode == THR_FIXED || mode == THR_BURST)
+        rc = axle_ring_create_fixed(&cons, key, cap, size, AXLE_RING_CONSUMER);
     else
         rc = axle_ring_create(&cons, key, cap, AXLE_RING_CONSUMER);
     if (rc < 0) {
@@ -572,6 +616,11 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
         if (mode == THR_RAW) {
             for (uint64_t i = 0; i < total; i++)
                 raw_send(&raw, src, size, true);
+            _exit(0);
+        }
+        if (mode == THR_RAW_BURST) {
+            for (uint64_t i = 0; i < total; i += BATCH)
+                raw_send_run(&raw, src, total - i < BATCH ? total - i : BATCH);
             _exit(0);
         }
         axle_ring *prod;
@@ -594,6 +643,13 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
                 uint64_t left = total - i;
                 int want = left < BATCH ? (int)left : BATCH;
                 if ((e = axle_ring_send_batch(prod, v, want, CHILD_TIMEOUT_NS)) > 0) {
+                    i += (uint64_t)e - 1;
+                    e = 0;
+                }
+            } else if (mode == THR_BURST) {
+                uint64_t left = total - i;
+                int want = left < BATCH ? (int)left : BATCH;
+                if ((e = axle_ring_send_burst(prod, src, want, CHILD_TIMEOUT_NS)) > 0) {
                     i += (uint64_t)e - 1;
                     e = 0;
                 }
@@ -625,6 +681,14 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
             size_t len;
             if (mode == THR_RAW) {
                 raw_recv(&raw, dst, size, true);
+            } else if (mode == THR_RAW_BURST) {
+                i += raw_recv_run(&raw, dst, cnt - i < BATCH ? cnt - i : BATCH) - 1;
+            } else if (mode == THR_BURST) {
+                int want = cnt - i < BATCH ? (int)(cnt - i) : BATCH;
+                if ((rc = axle_ring_recv_burst(cons, dst, want, CHILD_TIMEOUT_NS)) < 0)
+                    break;
+                i += (uint64_t)rc - 1;
+                rc = 0;
             } else if (mode == THR_ZC) {
                 const void *p;
                 if ((rc = axle_ring_peek(cons, &p, &len, CHILD_TIMEOUT_NS)) < 0)
@@ -666,7 +730,7 @@ static int thr_measure(enum thr_mode mode, size_t size, double *rate)
     sink = s;
     rc = bench_reap(pid, rc);
 out:
-    if (mode == THR_RAW)
+    if (is_raw)
         raw_close(&raw);
     else
         axle_ring_close(cons);
@@ -792,6 +856,42 @@ static int run_thr_batch(void)
             return rc;
         double def = bench_report_rate(sc, size, "axle_deferred", r);
         bench_compare(sc, size, "axle_deferred", "axle", "speedup", def / ax);
+    }
+    return 0;
+}
+
+/*
+ * Fixed-size records (axle_ring_create_fixed: no length prefix, 8 B
+ * records take 8 B). axle: send_burst / recv_burst, BATCH records a call
+ * from and into packed arrays. Baselines: raw_ring, the plain ring a
+ * record at a time (the issue's baseline); raw_ring_burst, the same plain
+ * ring moving the same runs with one memcpy and one cursor store each, to
+ * show what axle adds to the same work. Then axle_fixed: the fixed ring a
+ * record a call (send / recv), against raw_ring.
+ */
+static int run_thr_burst(void)
+{
+    static const int sizes[] = {8, 64};
+    const char *sc = "shm.thr.burst";
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int size = sizes[k];
+        double r[BENCH_MAX_REPS], ax, raw, run, fixed;
+        int rc;
+        if ((rc = thr_measure(THR_BURST, (size_t)size, r)) < 0)
+            return rc;
+        ax = bench_report_rate(sc, size, "axle", r);
+        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
+            return rc;
+        raw = bench_report_rate(sc, size, "raw_ring", r);
+        if ((rc = thr_measure(THR_RAW_BURST, (size_t)size, r)) < 0)
+            return rc;
+        run = bench_report_rate(sc, size, "raw_ring_burst", r);
+        if ((rc = thr_measure(THR_FIXED, (size_t)size, r)) < 0)
+            return rc;
+        fixed = bench_report_rate(sc, size, "axle_fixed", r);
+        bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
+        bench_compare(sc, size, "axle", "raw_ring_burst", "speedup", ax / run);
+        bench_compare(sc, size, "axle_fixed", "raw_ring", "speedup", fixed / raw);
     }
     return 0;
 }
@@ -1182,6 +1282,8 @@ const bench_scenario bench_shm_scenarios[] = {
      run_thr_zc},
     {"shm.thr.batch", "the stream 32 records a call (send_batch/peek_batch), and deferred",
      run_thr_batch},
+    {"shm.thr.burst", "a fixed-size-record ring, 32 records a call (send/recv_burst), vs raw ring",
+     run_thr_burst},
     {"shm.bcast", "one writer never waiting, one reader in another process: 64 B records",
      run_bcast},
     {"ring.tractor", "the reference's three ring cases (size = case number), vs raw ring",

@@ -21,6 +21,16 @@
  * (a separate step, so a record up to capacity - 8 bytes always fits once
  * the consumer drains), and the consumer skips PAD records by itself.
  *
+ * Fixed rings (header version 2, axle_ring_create_fixed) carry records of
+ * one size with no header: a slot of the size rounded up to 8. Where a
+ * slot does not fit before the end, both sides skip the rest of the area
+ * by rule (no PAD to write or read); the skip goes in with the next
+ * record (reserved = skip + slot), so head is only ever published at the
+ * end of a record, and a consumer finding less than a slot past its tail
+ * reports a corrupt head. Records at most capacity / 2, so a skip and a
+ * slot always fit in an empty ring. Bursts copy runs of slots to and from
+ * a packed array, one memcpy per run when the size fills its slot.
+ *
  * Waiting: spin a per-handle number of iterations, then park on the shared
  * futex word of the waiting side (FUTEX_WAIT without FUTEX_PRIVATE_FLAG:
  * the peer is another process). Lost wake-ups are ruled out by the Dekker
@@ -125,6 +135,8 @@ struct axle_ring {
     unsigned char *data; /* hdr + layout_size */
     uint64_t cap;        /* data bytes, copied at attach; Invariant: power of two */
     uint64_t mask;       /* cap - 1 */
+    uint32_t fixed;      /* a fixed ring's record size (header version 2), 0: any length */
+    uint64_t slot;       /* a fixed ring's slot: fixed rounded up to 8 */
     axle_ring_role role; /* the end this handle holds */
     pid_t pid;           /* the pid written into that end's slot */
     unsigned spin;       /* busy-wait iterations before parking */
@@ -246,7 +258,14 @@ static int ring_new(axle_ring **out, axle_shm *shm)
     return 0;
 }
 
-int axle_ring_create(axle_ring **out, const char *key, size_t capacity, axle_ring_role role)
+/* A fixed ring's slot for record_size bytes, or 0 if that size is not allowed in cap bytes. */
+static uint64_t slot_of(uint64_t record_size, uint64_t cap)
+{
+    return record_size >= 1 && record_size <= cap / 2 ? align8(record_size) : 0;
+}
+
+static int ring_create(axle_ring **out, const char *key, size_t capacity, size_t record_size,
+                       axle_ring_role role)
 {
     *out = NULL;
     if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
@@ -256,6 +275,8 @@ int axle_ring_create(axle_ring **out, const char *key, size_t capacity, axle_rin
     uint64_t cap = AXLE__RING_CAP_MIN;
     while (cap < capacity)
         cap <<= 1;
+    if (record_size && !slot_of(record_size, cap))
+        return -EINVAL;
     axle_shm *shm;
     int rc = axle_shm_create(&shm, key, sizeof(axle__ring_hdr) + cap);
     if (rc < 0)
@@ -265,11 +286,14 @@ int axle_ring_create(axle_ring **out, const char *key, size_t capacity, axle_rin
     if (rc < 0)
         goto out_close_shm;
     axle__ring_hdr *h = r->hdr; /* fresh segment: already zero */
-    h->version = AXLE__RING_VERSION;
+    h->version = record_size ? AXLE__RING_VERSION_FIXED : AXLE__RING_VERSION;
     h->layout_size = sizeof(axle__ring_hdr);
     h->capacity = cap;
+    h->record_size = (uint32_t)record_size;
     r->cap = cap;
     r->mask = cap - 1;
+    r->fixed = (uint32_t)record_size;
+    r->slot = record_size ? slot_of(record_size, cap) : 0;
     rc = claim(r, role);
     if (rc < 0)
         goto out_free;
@@ -283,6 +307,21 @@ out_free:
 out_close_shm:
     axle_shm_close(shm);
     return rc;
+}
+
+int axle_ring_create(axle_ring **out, const char *key, size_t capacity, axle_ring_role role)
+{
+    return ring_create(out, key, capacity, 0, role);
+}
+
+int axle_ring_create_fixed(axle_ring **out, const char *key, size_t capacity, size_t record_size,
+                           axle_ring_role role)
+{
+    if (record_size == 0) {
+        *out = NULL;
+        return -EINVAL;
+    }
+    return ring_create(out, key, capacity, record_size, role);
 }
 
 int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role)
@@ -314,12 +353,20 @@ int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_ro
         rc = -EAGAIN; /* the creator is still initialising it */
         goto out_free;
     }
-    if (magic != AXLE__RING_MAGIC || version != AXLE__RING_VERSION ||
+    if (magic != AXLE__RING_MAGIC ||
+        (version != AXLE__RING_VERSION && version != AXLE__RING_VERSION_FIXED) ||
         layout != sizeof(axle__ring_hdr))
         goto out_free;
     if (cap < AXLE__RING_CAP_MIN || cap > AXLE__RING_CAP_MAX || (cap & (cap - 1)) != 0 ||
         size != sizeof(axle__ring_hdr) + cap)
         goto out_free;
+    if (version == AXLE__RING_VERSION_FIXED) {
+        uint32_t rs = __atomic_load_n(&h->record_size, __ATOMIC_RELAXED);
+        if (!slot_of(rs, cap))
+            goto out_free;
+        r->fixed = rs;
+        r->slot = slot_of(rs, cap);
+    }
     r->cap = cap;
     r->mask = cap - 1;
     uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
@@ -370,8 +417,9 @@ void axle_ring_close(axle_ring *r)
 size_t axle_ring_capacity(const axle_ring *r) { return (size_t)r->cap; }
 size_t axle_ring_max_record(const axle_ring *r)
 {
-    return (size_t)(r->cap - sizeof(axle__ring_rec));
+    return r->fixed ? r->fixed : (size_t)(r->cap - sizeof(axle__ring_rec));
 }
+size_t axle_ring_record_size(const axle_ring *r) { return r->fixed; }
 void axle_ring_set_spin(axle_ring *r, unsigned iterations) { r->spin = iterations; }
 
 /* ------------------------------------------------------------ wake / park */
@@ -602,6 +650,20 @@ static inline void publish_head(axle_ring *r)
     wake_peer(r, &r->hdr->reader_parked);
 }
 
+/* Can one record carry len bytes? (A fixed ring's records carry exactly its size.) */
+static inline bool len_fits(const axle_ring *r, size_t len)
+{
+    return r->fixed ? len == r->fixed : len <= r->cap - sizeof(axle__ring_rec);
+}
+
+/* A fixed ring: the bytes skipped before a record at pos (the rest of the area if a slot does not
+ * fit there). */
+static inline uint64_t skip_at(const axle_ring *r, uint64_t pos)
+{
+    uint64_t to_end = r->cap - pos;
+    return to_end < r->slot ? to_end : 0;
+}
+
 typedef struct reserve_arg {
     size_t len; /* payload bytes */
     void **buf; /* where the payload goes */
@@ -614,6 +676,17 @@ static inline __attribute__((always_inline)) int reserve_try(axle_ring *r, void 
     uint64_t pos = r->head & r->mask;
     uint64_t to_end = r->cap - pos;
     int ok;
+    if (r->fixed) {
+        /* No header, no PAD: the skip (if any) and the slot go in at commit. */
+        uint64_t skip = skip_at(r, pos);
+        if ((ok = room(r, skip + r->slot)) <= 0)
+            goto full;
+        r->reserved = skip + r->slot;
+        r->reserved_len = r->fixed;
+        *a->buf = r->data + ((pos + skip) & r->mask);
+        AXLE__SHM_FAULT(AXLE__FP_AFTER_RESERVE);
+        return 0;
+    }
     if (total > to_end) {
         /* Publish a PAD to the end first; the record then starts at 0. */
         ok = room(r, to_end);
@@ -651,7 +724,7 @@ static int reserve_check(axle_ring *r, size_t len)
         return -EPERM;
     if (r->reserved)
         return -EINVAL;
-    if (len > r->cap - sizeof(axle__ring_rec)) /* axle_ring_max_record, not called: exported */
+    if (!len_fits(r, len))
         return -EMSGSIZE;
     return 0;
 }
@@ -680,7 +753,8 @@ static inline int commit(axle_ring *r, bool publish)
         return -EPERM;
     if (!r->reserved)
         return -EINVAL;
-    rec_write(r, r->head & r->mask, r->reserved_len, AXLE__REC_DATA);
+    if (!r->fixed)
+        rec_write(r, r->head & r->mask, r->reserved_len, AXLE__REC_DATA);
     AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
     r->head += r->reserved;
     r->reserved = 0;
@@ -907,36 +981,58 @@ static int batch_send_try(axle_ring *r, void *arg)
     const uint64_t cap = r->cap, mask = r->mask, max = cap - sizeof(axle__ring_rec);
     uint64_t head = r->head, tail = r->cached_tail;
     int k = 0, ok = 1;
-    for (; k < a->n; k++) {
-        size_t len = a->iov[k].iov_len;
-        if (len > max) {
-            if (k == 0)
-                ok = -EMSGSIZE;
-            break;
-        }
-        uint64_t total = align8(sizeof(axle__ring_rec) + len);
-        uint64_t pos = head & mask, to_end = cap - pos;
-        uint64_t need = total > to_end ? to_end : total; /* the PAD first, if one is due */
-        if (cap - (head - tail) < need) {
-            r->head = head;
-            if ((ok = room(r, need)) <= 0)
+    if (r->fixed) { /* no header, no PAD: a skip where a slot does not fit, then the slot */
+        const size_t fixed = r->fixed;
+        const uint64_t slot = r->slot;
+        for (; k < a->n; k++) {
+            if (a->iov[k].iov_len != fixed) {
+                if (k == 0)
+                    ok = -EMSGSIZE;
                 break;
-            tail = r->cached_tail;
-        }
-        if (total > to_end) {
-            rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
-            head += to_end;
-            pos = 0;
-            if (cap - (head - tail) < total) {
+            }
+            uint64_t pos = head & mask, to_end = cap - pos;
+            uint64_t skip = to_end < slot ? to_end : 0, need = skip + slot;
+            if (cap - (head - tail) < need) {
                 r->head = head;
-                if ((ok = room(r, total)) <= 0)
+                if ((ok = room(r, need)) <= 0)
                     break;
                 tail = r->cached_tail;
             }
+            copy_in(data + ((pos + skip) & mask), a->iov[k].iov_base, fixed);
+            head += need;
         }
-        copy_in(data + pos + sizeof(axle__ring_rec), a->iov[k].iov_base, len);
-        rec_write(r, pos, (uint32_t)len, AXLE__REC_DATA);
-        head += total;
+    } else {
+        for (; k < a->n; k++) {
+            size_t len = a->iov[k].iov_len;
+            if (len > max) {
+                if (k == 0)
+                    ok = -EMSGSIZE;
+                break;
+            }
+            uint64_t total = align8(sizeof(axle__ring_rec) + len);
+            uint64_t pos = head & mask, to_end = cap - pos;
+            uint64_t need = total > to_end ? to_end : total; /* the PAD first, if one is due */
+            if (cap - (head - tail) < need) {
+                r->head = head;
+                if ((ok = room(r, need)) <= 0)
+                    break;
+                tail = r->cached_tail;
+            }
+            if (total > to_end) {
+                rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
+                head += to_end;
+                pos = 0;
+                if (cap - (head - tail) < total) {
+                    r->head = head;
+                    if ((ok = room(r, total)) <= 0)
+                        break;
+                    tail = r->cached_tail;
+                }
+            }
+            copy_in(data + pos + sizeof(axle__ring_rec), a->iov[k].iov_base, len);
+            rec_write(r, pos, (uint32_t)len, AXLE__REC_DATA);
+            head += total;
+        }
     }
     r->head = head;
     AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
@@ -976,6 +1072,106 @@ int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t t
         if (r->overrun == AXLE_OVERRUN_ERROR)
             return -AXLE_EOVERRUN;
         rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, batch_send_try, &a,
+                       timeout_ns);
+    }
+    return rc < 0 ? rc : a.done;
+}
+
+/*
+ * Bursts: a fixed ring's records to and from a packed array (record_size
+ * bytes apart). Slots between two ends of the area are contiguous, so
+ * when record_size fills its slot a run of records is one memcpy.
+ */
+typedef struct burst_arg {
+    unsigned char *recs; /* the array (const on the producer's side) */
+    int n;               /* records in it */
+    int done;            /* how many moved */
+} burst_arg;
+
+/* Copy m records between the ring at pos and the array at recs; in: into the ring. */
+static inline void burst_copy(const axle_ring *r, uint64_t pos, unsigned char *recs, uint64_t m,
+                              bool in)
+{
+    unsigned char *ring = r->data + pos;
+    if (r->fixed == r->slot) {
+        if (in)
+            memcpy(ring, recs, m * r->slot);
+        else
+            memcpy(recs, ring, m * r->slot);
+        return;
+    }
+    for (uint64_t i = 0; i < m; i++, ring += r->slot, recs += r->fixed) {
+        if (in)
+            memcpy(ring, recs, r->fixed);
+        else
+            memcpy(recs, ring, r->fixed);
+    }
+}
+
+/* Records that fit from pos with room bytes free: whole slots, after the skip if one is due. */
+static inline uint64_t burst_span(const axle_ring *r, uint64_t pos, uint64_t room_bytes,
+                                  uint64_t *skip)
+{
+    *skip = skip_at(r, pos);
+    if (room_bytes < *skip + r->slot)
+        return 0;
+    uint64_t start = (pos + *skip) & r->mask;
+    uint64_t to_end = (r->cap - start) / r->slot, fit = (room_bytes - *skip) / r->slot;
+    return to_end < fit ? to_end : fit;
+}
+
+static int burst_send_try(axle_ring *r, void *arg)
+{
+    burst_arg *a = arg;
+    int ok = 1;
+    while (a->done < a->n) {
+        uint64_t skip,
+            m = burst_span(r, r->head & r->mask, r->cap - (r->head - r->cached_tail), &skip);
+        if (m == 0) {
+            if ((ok = room(r, skip_at(r, r->head & r->mask) + r->slot)) <= 0)
+                break;
+            continue; /* the refreshed tail made room */
+        }
+        if (m > (uint64_t)(a->n - a->done))
+            m = (uint64_t)(a->n - a->done);
+        burst_copy(r, (r->head + skip) & r->mask, a->recs + (size_t)a->done * r->fixed, m, true);
+        r->head += skip + m * r->slot;
+        a->done += (int)m;
+        count_records(r, (uint32_t)m);
+    }
+    if (r->pub_head != r->head)
+        publish_head(r);
+    if (a->done > 0)
+        return 0;
+    return ok < 0 ? ok : -EAGAIN;
+}
+
+int axle_ring_send_burst(axle_ring *r, const void *recs, int n, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_PRODUCER)
+        return -EPERM;
+    if (!r->fixed || r->reserved || n < 0 || (n > 0 && !recs))
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    burst_arg a = {(unsigned char *)recs, n, 0};
+    int rc;
+    if (r->overrun == AXLE_OVERRUN_DRAIN) { /* as axle_ring_send_batch */
+        if ((rc = axle_ring_drain(r)) < 0)
+            return rc;
+        if (!r->q_head && (rc = burst_send_try(r, &a)) < 0 && rc != -EAGAIN)
+            return rc;
+        for (int k = a.done; k < n; k++) {
+            if ((rc = send_drain(r, a.recs + (size_t)k * r->fixed, r->fixed)) < 0)
+                return k > 0 ? k : rc;
+        }
+        return n;
+    }
+    rc = burst_send_try(r, &a);
+    if (rc == -EAGAIN) {
+        if (r->overrun == AXLE_OVERRUN_ERROR)
+            return -AXLE_EOVERRUN;
+        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, burst_send_try, &a,
                        timeout_ns);
     }
     return rc < 0 ? rc : a.done;
@@ -1023,6 +1219,22 @@ static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *ar
         }
         uint64_t pos = r->tail & r->mask;
         uint64_t to_end = r->cap - pos;
+        if (r->fixed) {
+            /* No header: a skip where a slot does not fit, then a whole slot. */
+            if (to_end < r->slot) {
+                if (to_end > (uint64_t)avail)
+                    return -AXLE_ESHMCORRUPT;
+                r->tail += to_end; /* published with the release, or when empty */
+                continue;
+            }
+            if ((uint64_t)avail < r->slot)
+                return -AXLE_ESHMCORRUPT; /* head inside a slot */
+            r->peeked = r->slot;
+            r->peek_count = 1;
+            r->peek_buf = r->data + pos;
+            r->peek_len = r->fixed;
+            return 0;
+        }
         const axle__ring_rec *rec = (const axle__ring_rec *)(r->data + pos);
         uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
         uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
@@ -1092,7 +1304,8 @@ static int peek_batch_try(axle_ring *r, void *arg)
     /* Locals, not r->: the stores into a->out may alias the handle as far
      * as the compiler knows, and would reload every field per record. */
     const unsigned char *const data = r->data;
-    const uint64_t cap = r->cap, mask = r->mask, tail = r->tail;
+    const uint64_t cap = r->cap, mask = r->mask, tail = r->tail, slot = r->slot;
+    const size_t fixed = r->fixed;
     uint64_t at = tail, end = r->cached_head;
     struct iovec *const out = a->out;
     const int max = a->max;
@@ -1115,6 +1328,27 @@ static int peek_batch_try(axle_ring *r, void *arg)
                 break;
         }
         uint64_t pos = at & mask, to_end = cap - pos, avail = end - at;
+        if (slot) { /* a fixed ring: a skip where a slot does not fit, then a whole slot */
+            if (to_end < slot) {
+                if (to_end > avail) {
+                    bad = -AXLE_ESHMCORRUPT;
+                    break;
+                }
+                at += to_end;
+                if (k == 0)
+                    r->tail = at; /* published with the release, or when empty */
+                continue;
+            }
+            if (avail < slot) {
+                bad = -AXLE_ESHMCORRUPT; /* head inside a slot */
+                break;
+            }
+            out[k].iov_base = (void *)(data + pos);
+            out[k].iov_len = fixed;
+            k++;
+            at += slot;
+            continue;
+        }
         const axle__ring_rec *rec = (const axle__ring_rec *)(data + pos);
         uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
         uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
@@ -1173,6 +1407,50 @@ int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeo
             rc = (int)r->peek_count;
     }
     return rc;
+}
+
+static int burst_recv_try(axle_ring *r, void *arg)
+{
+    burst_arg *a = arg;
+    while (a->done < a->n) {
+        int64_t avail = fetch_head(r);
+        if (avail < 0)
+            return a->done > 0 ? 0 : (int)avail;
+        uint64_t pos = r->tail & r->mask, skip = skip_at(r, pos);
+        if (avail == 0)
+            break;
+        if ((uint64_t)avail < skip + r->slot) {
+            if ((uint64_t)avail == skip) { /* only a skip: step over it */
+                r->tail += skip;
+                continue;
+            }
+            return a->done > 0 ? 0 : -AXLE_ESHMCORRUPT; /* head inside a slot */
+        }
+        uint64_t m = burst_span(r, pos, (uint64_t)avail, &skip);
+        if (m > (uint64_t)(a->n - a->done))
+            m = (uint64_t)(a->n - a->done);
+        burst_copy(r, (pos + skip) & r->mask, a->recs + (size_t)a->done * r->fixed, m, false);
+        r->tail += skip + m * r->slot;
+        a->done += (int)m;
+        count_records(r, (uint32_t)m);
+    }
+    if (r->pub_tail != r->tail)
+        publish_tail(r);
+    return a->done > 0 ? 0 : -EAGAIN;
+}
+
+int axle_ring_recv_burst(axle_ring *r, void *recs, int max, int64_t timeout_ns)
+{
+    if (r->role != AXLE_RING_CONSUMER)
+        return -EPERM;
+    if (!r->fixed || r->peeked || max < 1 || !recs)
+        return -EINVAL;
+    burst_arg a = {recs, max, 0};
+    int rc = burst_recv_try(r, &a);
+    if (rc == -EAGAIN)
+        rc = ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, burst_recv_try, &a,
+                       timeout_ns);
+    return rc < 0 ? rc : a.done;
 }
 
 static inline int release(axle_ring *r, bool publish)

@@ -15,7 +15,8 @@
  *       28     4  consumer_pid     0 = end free; claimed with a CAS
  *       32     4  producer_light   1: the producer parks with a heavy barrier
  *       36     4  consumer_light   1: the consumer parks with a heavy barrier
- *       40    24  reserved         zero
+ *       40     4  record_size      version 2 only: every record's size (see below)
+ *       44    20  reserved         zero
  *       64     8  head             producer cursor: bytes ever published
  *       72     8  cached_tail      producer's last seen consumer cursor
  *       80    48  (pad)
@@ -27,10 +28,21 @@
  *      200    56  (pad)
  *      256     -  data[capacity]
  *
- * A record at data[cursor % capacity]: u32 len, u32 type, then len bytes,
- * padded to a multiple of 8. type DATA is a record; type PAD fills the rest
- * of the area (len = bytes to the end minus the 8-byte header) so that no
- * record wraps.
+ * Version 1, records of any length: a record at data[cursor % capacity]:
+ * u32 len, u32 type, then len bytes, padded to a multiple of 8. type DATA
+ * is a record; type PAD fills the rest of the area (len = bytes to the end
+ * minus the 8-byte header) so that no record wraps.
+ *
+ * Version 2, fixed-size records: the same header with record_size set, 1
+ * to capacity / 2 bytes. A record is record_size bytes at the start of a
+ * slot of record_size rounded up to 8 bytes, with nothing before it.
+ * When fewer than a slot's bytes are left before the end of the area, both
+ * sides skip them: the record starts at 0 and the cursors count the skipped
+ * bytes. A producer publishes head only at the end of a record, so a
+ * consumer that finds between 1 and slot - 1 bytes past a (skipped) tail
+ * is looking at a corrupt head. A version 1 library refuses these rings
+ * (its version check), which is the point: it would read the records as
+ * length-prefixed.
  *
  * producer_light / consumer_light (zero in rings made before they had a
  * meaning, which is what they are compatible with: 0 asks for the old
@@ -46,7 +58,8 @@
 #include <stdint.h>
 
 #define AXLE__RING_MAGIC 0x474e4952454c5841ull /* "AXLERING", little-endian */
-#define AXLE__RING_VERSION 1u
+#define AXLE__RING_VERSION 1u                  /* records of any length, length-prefixed */
+#define AXLE__RING_VERSION_FIXED 2u            /* fixed-size records (record_size) */
 #define AXLE__RING_CAP_MIN 64ull
 #define AXLE__RING_CAP_MAX (1ull << 30)
 
@@ -66,7 +79,8 @@ typedef struct axle__ring_hdr {
     int32_t consumer_pid;    /* holder of the consumer end, 0 if free */
     uint32_t producer_light; /* 1: the producer end's holder parks with a heavy barrier */
     uint32_t consumer_light; /* 1: the consumer end's holder parks with a heavy barrier */
-    uint8_t reserved[24];    /* zero */
+    uint32_t record_size;    /* version 2: every record's bytes; version 1: zero, not read */
+    uint8_t reserved[20];    /* zero */
     /* Producer line: written by the producer only. */
     uint64_t head;        /* bytes ever published; Invariant: head - tail <= capacity */
     uint64_t cached_tail; /* producer's last-read copy of tail (informational) */
@@ -94,7 +108,8 @@ _Static_assert(offsetof(axle__ring_hdr, producer_pid) == 24, "ring layout: produ
 _Static_assert(offsetof(axle__ring_hdr, consumer_pid) == 28, "ring layout: consumer_pid");
 _Static_assert(offsetof(axle__ring_hdr, producer_light) == 32, "ring layout: producer_light");
 _Static_assert(offsetof(axle__ring_hdr, consumer_light) == 36, "ring layout: consumer_light");
-_Static_assert(offsetof(axle__ring_hdr, reserved) == 40, "ring layout: reserved");
+_Static_assert(offsetof(axle__ring_hdr, record_size) == 40, "ring layout: record_size");
+_Static_assert(offsetof(axle__ring_hdr, reserved) == 44, "ring layout: reserved");
 _Static_assert(offsetof(axle__ring_hdr, head) == 64, "ring layout: head");
 _Static_assert(offsetof(axle__ring_hdr, cached_tail) == 72, "ring layout: cached_tail");
 _Static_assert(offsetof(axle__ring_hdr, pad_p) == 80, "ring layout: pad_p");

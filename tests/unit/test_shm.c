@@ -159,6 +159,13 @@ static void pair_open(const char *key, size_t cap, axle_ring **p, axle_ring **c)
     ck_assert_int_eq(axle_ring_attach(c, key, getpid(), AXLE_RING_CONSUMER), 0);
 }
 
+/* A fixed ring with both ends in this process: the creator produces. */
+static void fixed_pair_open(const char *key, size_t cap, size_t size, axle_ring **p, axle_ring **c)
+{
+    ck_assert_int_eq(axle_ring_create_fixed(p, key, cap, size, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_attach(c, key, getpid(), AXLE_RING_CONSUMER), 0);
+}
+
 START_TEST(ring_layout_is_frozen)
 {
     axle_ring *r;
@@ -998,41 +1005,57 @@ START_TEST(ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next)
 }
 END_TEST
 
+/* Fork a child that attaches key's producer end (spin 50, so both sides
+ * park often), runs body on it and exits with body's status. */
+static pid_t fork_producer(const char *key, int (*body)(axle_ring *p))
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        axle_ring *p;
+        if (axle_ring_attach(&p, key, parent, AXLE_RING_PRODUCER) != 0)
+            _exit(2);
+        axle_ring_set_spin(p, 50);
+        int rc = body(p);
+        axle_ring_close(p);
+        _exit(rc);
+    }
+    return pid;
+}
+
+/* XPROC_RECORDS records of 8, 16 or 24 bytes, each word its sequence number, in batches of 1 to 33.
+ */
+static int send_batches(axle_ring *p)
+{
+    uint64_t recs[33][3]; /* the sequence number, then up to 16 bytes more */
+    struct iovec v[33];
+    for (uint64_t seq = 0; seq < XPROC_RECORDS;) {
+        int n = (int)(1 + seq % 33);
+        if ((uint64_t)n > XPROC_RECORDS - seq)
+            n = (int)(XPROC_RECORDS - seq);
+        for (int i = 0; i < n; i++) {
+            recs[i][0] = recs[i][1] = recs[i][2] = seq + (uint64_t)i;
+            v[i] = (struct iovec){recs[i], 8 + (recs[i][0] % 3) * 8};
+        }
+        struct iovec *at = v;
+        while (n > 0) {
+            int k = axle_ring_send_batch(p, at, n, 10LL * 1000000000);
+            if (k < 1)
+                return 3;
+            at += k, n -= k, seq += (uint64_t)k;
+        }
+    }
+    return 0;
+}
+
 /* Another process sends in batches through a small ring: both sides wait and park. */
 START_TEST(ring_batches_cross_process_have_no_gap_or_duplicate)
 {
     axle_ring *c;
     ck_assert_int_eq(axle_ring_create(&c, "vecx", 512, AXLE_RING_CONSUMER), 0);
     axle_ring_set_spin(c, 50);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        axle_ring *p;
-        if (axle_ring_attach(&p, "vecx", parent, AXLE_RING_PRODUCER) != 0)
-            _exit(2);
-        axle_ring_set_spin(p, 50);
-        uint64_t recs[33][3]; /* the sequence number, then up to 16 bytes more */
-        struct iovec v[33];
-        for (uint64_t seq = 0; seq < XPROC_RECORDS;) {
-            int n = (int)(1 + seq % 33);
-            if ((uint64_t)n > XPROC_RECORDS - seq)
-                n = (int)(XPROC_RECORDS - seq);
-            for (int i = 0; i < n; i++) {
-                recs[i][0] = recs[i][1] = recs[i][2] = seq + (uint64_t)i;
-                v[i] = (struct iovec){recs[i], 8 + (recs[i][0] % 3) * 8};
-            }
-            struct iovec *at = v;
-            while (n > 0) {
-                int k = axle_ring_send_batch(p, at, n, 10LL * 1000000000);
-                if (k < 1)
-                    _exit(3);
-                at += k, n -= k, seq += (uint64_t)k;
-            }
-        }
-        axle_ring_close(p);
-        _exit(0);
-    }
+    pid_t pid = fork_producer("vecx", send_batches);
     for (uint64_t want = 0; want < XPROC_RECORDS;) {
         struct iovec out[17];
         int m = axle_ring_peek_batch(c, out, 17, 10LL * 1000000000);
@@ -1047,6 +1070,297 @@ START_TEST(ring_batches_cross_process_have_no_gap_or_duplicate)
     ck_assert_int_eq(wait_child(pid), 0);
     struct iovec out[1];
     ck_assert_int_eq(axle_ring_peek_batch(c, out, 1, 0), -ETIMEDOUT);
+    axle_ring_close(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ fixed rings */
+
+enum { OFF_RECORD_SIZE = 40 };
+
+START_TEST(ring_fixed_create_validates_and_attach_reads_the_size)
+{
+    axle_ring *p, *c;
+    ck_assert_int_eq(axle_ring_create_fixed(&p, "fx", 256, 0, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(axle_ring_create_fixed(&p, "fx", 256, 129, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert(!shm_exists(getpid(), "fx"));
+    fixed_pair_open("fx", 256, 24, &p, &c);
+    ck_assert_uint_eq(axle_ring_record_size(p), 24);
+    ck_assert_uint_eq(axle_ring_record_size(c), 24);
+    ck_assert_uint_eq(axle_ring_max_record(c), 24);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "fx", getpid()), 0);
+    uint8_t *h = axle_shm_base(s);
+    uint32_t v;
+    memcpy(&v, h + OFF_VERSION, 4);
+    ck_assert_uint_eq(v, 2);
+    memcpy(&v, h + OFF_RECORD_SIZE, 4);
+    ck_assert_uint_eq(v, 24);
+    /* A record is its 24 bytes at the slot's start, no length before it. */
+    uint8_t rec[24];
+    fill(rec, sizeof rec, 9);
+    ck_assert_int_eq(axle_ring_send_nowait(p, rec, sizeof rec), 0);
+    uint64_t head;
+    memcpy(&head, h + OFF_HEAD, 8);
+    ck_assert_uint_eq(head, 24);
+    ck_assert(check_bytes(h + OFF_DATA, 24, 9));
+    ck_assert_int_eq(axle_ring_recv_nowait(c, rec, sizeof rec, &(size_t){0}), 0);
+    axle_ring_close(c);
+    /* A record size that is 0 or more than half the capacity is a corrupt header. */
+    uint32_t bad[] = {0, 129, 1u << 31};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(h + OFF_RECORD_SIZE, &bad[i], 4);
+        ck_assert_int_eq(axle_ring_attach(&c, "fx", getpid(), AXLE_RING_CONSUMER),
+                         -AXLE_ESHMCORRUPT);
+    }
+    /* The same bytes read as version 1 are a ring of any length (the field is not read). */
+    v = 1;
+    memcpy(h + OFF_VERSION, &v, 4);
+    ck_assert_int_eq(axle_ring_attach(&c, "fx", getpid(), AXLE_RING_CONSUMER), 0);
+    ck_assert_uint_eq(axle_ring_record_size(c), 0);
+    axle_ring_close(c);
+    axle_shm_close(s);
+    axle_ring_close(p);
+    /* A ring of any length has no record size. */
+    pair_open("fxv", 256, &p, &c);
+    ck_assert_uint_eq(axle_ring_record_size(p), 0);
+    ck_assert_uint_eq(axle_ring_max_record(p), 248);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* Build record seq of a fixed ring: the sequence number, then the pattern. */
+static void fixed_rec(uint8_t *rec, size_t size, uint64_t seq)
+{
+    fill(rec, size, seq);
+    memcpy(rec, &seq, size < 8 ? size : 8);
+}
+
+static bool fixed_rec_ok(const uint8_t *rec, size_t size, uint64_t seq)
+{
+    uint8_t want[64];
+    fixed_rec(want, size, seq);
+    return memcmp(rec, want, size) == 0;
+}
+
+/* 24-byte records in 256 bytes (slots end 16 bytes short of the end: a
+ * skip every lap), through every call that sends or receives. */
+START_TEST(ring_fixed_records_round_trip_through_every_call_across_wraps)
+{
+    enum { SZ = 24, N = 4000 };
+    axle_ring *p, *c;
+    fixed_pair_open("fxrt", 256, SZ, &p, &c);
+    uint8_t rec[8][SZ], got[8][SZ];
+    ck_assert_int_eq(axle_ring_send_nowait(p, rec[0], SZ - 1), -EMSGSIZE);
+    ck_assert_int_eq(axle_ring_send_nowait(p, rec[0], SZ + 1), -EMSGSIZE);
+    void *buf;
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &buf), -EMSGSIZE);
+    struct iovec wrong = {rec[0], 8};
+    ck_assert_int_eq(axle_ring_send_batch(p, &wrong, 1, 0), -EMSGSIZE);
+    uint64_t sent = 0, recvd = 0;
+    while (recvd < N) {
+        int how = (int)(sent % 4), rc;
+        if (sent < N) { /* send one by each call in turn */
+            fixed_rec(rec[0], SZ, sent);
+            if (how == 0) {
+                rc = axle_ring_send_nowait(p, rec[0], SZ);
+                sent += rc == 0;
+            } else if (how == 1) {
+                if ((rc = axle_ring_reserve_nowait(p, SZ, &buf)) == 0) {
+                    memcpy(buf, rec[0], SZ);
+                    ck_assert_int_eq(axle_ring_commit(p), 0);
+                    sent++;
+                }
+            } else if (how == 2) {
+                struct iovec v = {rec[0], SZ};
+                rc = axle_ring_send_batch(p, &v, 1, 0);
+                sent += rc == 1;
+            } else {
+                int n = (int)(N - sent < 5 ? N - sent : 5);
+                for (int i = 0; i < n; i++)
+                    fixed_rec(rec[i], SZ, sent + (uint64_t)i);
+                rc = axle_ring_send_burst(p, rec, n, 0);
+                if (rc > 0)
+                    sent += (uint64_t)rc;
+            }
+            ck_assert(rc >= 0 || rc == -EAGAIN || rc == -ETIMEDOUT);
+        }
+        how = (int)(recvd % 5);
+        size_t len;
+        const void *pb;
+        if (how == 0 && (rc = axle_ring_recv_nowait(c, got[0], SZ, &len)) == 0) {
+            ck_assert_uint_eq(len, SZ);
+            ck_assert(fixed_rec_ok(got[0], SZ, recvd++));
+        } else if (how == 1 && (rc = axle_ring_peek_nowait(c, &pb, &len)) == 0) {
+            ck_assert_uint_eq(len, SZ);
+            ck_assert(fixed_rec_ok(pb, SZ, recvd++));
+            ck_assert_int_eq(axle_ring_release(c), 0);
+        } else if (how == 2) {
+            struct iovec out[3];
+            int m = axle_ring_peek_batch(c, out, 3, 0);
+            for (int i = 0; i < m; i++) {
+                ck_assert_uint_eq(out[i].iov_len, SZ);
+                ck_assert(fixed_rec_ok(out[i].iov_base, SZ, recvd++));
+            }
+            if (m > 0)
+                ck_assert_int_eq(axle_ring_release(c), 0);
+        } else if (how >= 3) {
+            int m = axle_ring_recv_burst(c, got, 8, 0);
+            for (int i = 0; i < m; i++)
+                ck_assert(fixed_rec_ok(got[i], SZ, recvd++));
+        }
+    }
+    ck_assert_uint_eq(sent, N);
+    ck_assert_int_eq(axle_ring_recv_burst(c, got, 8, 0), -ETIMEDOUT);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+START_TEST(ring_fixed_bursts_take_what_fits_and_report_errors_exactly)
+{
+    axle_ring *p, *c, *vp, *vc;
+    fixed_pair_open("fxb", 64, 8, &p, &c);
+    uint64_t in[20], out[20];
+    for (int i = 0; i < 20; i++)
+        in[i] = 100 + (uint64_t)i;
+    ck_assert_int_eq(axle_ring_send_burst(c, in, 1, 0), -EPERM);
+    ck_assert_int_eq(axle_ring_recv_burst(p, out, 1, 0), -EPERM);
+    ck_assert_int_eq(axle_ring_send_burst(p, in, -1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_send_burst(p, NULL, 1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 0, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_send_burst(p, in, 0, 0), 0);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 4, 0), -ETIMEDOUT);
+    /* 8 slots of 8 bytes. */
+    ck_assert_int_eq(axle_ring_send_burst(p, in, 20, 0), 8);
+    ck_assert_int_eq(axle_ring_send_burst(p, in + 8, 12, 0), -ETIMEDOUT);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_ERROR, 0), 0);
+    ck_assert_int_eq(axle_ring_send_burst(p, in + 8, 12, 0), -AXLE_EOVERRUN);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 3, 0), 3);
+    ck_assert_int_eq(axle_ring_send_burst(p, in + 8, 12, 0), 3); /* what fits, across the end */
+    ck_assert_int_eq(axle_ring_recv_burst(c, out + 3, 20, 0), 8);
+    for (int i = 0; i < 11; i++)
+        ck_assert_uint_eq(out[i], 100 + (uint64_t)i);
+    /* DRAIN: what does not fit queues behind, in order. */
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_DRAIN, 1 << 20), 0);
+    ck_assert_int_eq(axle_ring_send_burst(p, in + 11, 9, 0), 9);
+    ck_assert_uint_eq(axle_ring_queued(p), 1);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out + 11, 20, 0), 8);
+    ck_assert_int_eq(axle_ring_drain(p), 0);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out + 19, 20, 0), 1);
+    for (int i = 11; i < 20; i++)
+        ck_assert_uint_eq(out[i], 100 + (uint64_t)i);
+    /* A record peeked and not released, or a reservation open: misuse. */
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_BLOCK, 0), 0);
+    ck_assert_int_eq(axle_ring_send_burst(p, in, 2, 0), 2);
+    const void *pb;
+    size_t len;
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &pb, &len), 0);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 2, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    void *buf;
+    ck_assert_int_eq(axle_ring_reserve_nowait(p, 8, &buf), 0);
+    ck_assert_int_eq(axle_ring_send_burst(p, in, 1, 0), -EINVAL);
+    memcpy(buf, &(uint64_t){7}, 8);
+    ck_assert_int_eq(axle_ring_commit(p), 0);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 4, 0), 2);
+    ck_assert_uint_eq(out[0], 101);
+    ck_assert_uint_eq(out[1], 7);
+    axle_ring_close(c);
+    axle_ring_close(p);
+    /* Not a fixed ring. */
+    pair_open("fxbv", 256, &vp, &vc);
+    ck_assert_int_eq(axle_ring_send_burst(vp, in, 1, 0), -EINVAL);
+    ck_assert_int_eq(axle_ring_recv_burst(vc, out, 1, 0), -EINVAL);
+    axle_ring_close(vc);
+    axle_ring_close(vp);
+}
+END_TEST
+
+/* 12-byte records in 16-byte slots: packed 12 apart in the array. */
+START_TEST(ring_fixed_burst_packs_records_smaller_than_their_slot)
+{
+    axle_ring *p, *c;
+    fixed_pair_open("fx12", 128, 12, &p, &c);
+    uint8_t in[30 * 12], out[30 * 12];
+    uint64_t seq = 0, got = 0;
+    while (got < 300) {
+        for (int i = 0; i < 30; i++)
+            fixed_rec(in + i * 12, 12, seq + (uint64_t)i);
+        int k = axle_ring_send_burst(p, in, 7, 0);
+        ck_assert(k == -ETIMEDOUT || (k >= 1 && k <= 7));
+        if (k > 0)
+            seq += (uint64_t)k;
+        int m = axle_ring_recv_burst(c, out, 5, 0);
+        ck_assert(m == -ETIMEDOUT || (m >= 1 && m <= 5));
+        for (int i = 0; i < m; i++)
+            ck_assert(fixed_rec_ok(out + i * 12, 12, got++));
+    }
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* A producer's head inside a slot is corrupt, for every way of reading. */
+START_TEST(ring_fixed_head_inside_a_slot_is_eshmcorrupt)
+{
+    axle_ring *p, *c;
+    fixed_pair_open("fxbad", 256, 16, &p, &c);
+    axle_shm *s;
+    ck_assert_int_eq(axle_shm_attach(&s, "fxbad", getpid()), 0);
+    uint64_t head = 8;
+    memcpy((uint8_t *)axle_shm_base(s) + OFF_HEAD, &head, 8);
+    const void *pb;
+    size_t len;
+    uint8_t out[64];
+    struct iovec v[2];
+    ck_assert_int_eq(axle_ring_peek_nowait(c, &pb, &len), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(axle_ring_peek_batch(c, v, 2, 0), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(axle_ring_recv_burst(c, out, 2, 0), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(axle_ring_recv_nowait(c, out, sizeof out, &len), -AXLE_ESHMCORRUPT);
+    axle_shm_close(s);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* XPROC_RECORDS 24-byte records (fixed_rec) in bursts of 1 to 40. */
+static int send_bursts(axle_ring *p)
+{
+    uint8_t recs[40][24];
+    for (uint64_t seq = 0; seq < XPROC_RECORDS;) {
+        int n = (int)(1 + seq % 40);
+        if ((uint64_t)n > XPROC_RECORDS - seq)
+            n = (int)(XPROC_RECORDS - seq);
+        for (int i = 0; i < n; i++)
+            fixed_rec(recs[i], 24, seq + (uint64_t)i);
+        int k = axle_ring_send_burst(p, recs, n, 10LL * 1000000000);
+        if (k < 1)
+            return 3;
+        seq += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* Another process sends bursts of 24-byte records through a small ring: both sides park. */
+START_TEST(ring_fixed_bursts_cross_process_have_no_gap_or_duplicate)
+{
+    enum { SZ = 24 };
+    axle_ring *c;
+    ck_assert_int_eq(axle_ring_create_fixed(&c, "fxx", 512, SZ, AXLE_RING_CONSUMER), 0);
+    axle_ring_set_spin(c, 50);
+    pid_t pid = fork_producer("fxx", send_bursts);
+    uint8_t got[13][SZ];
+    for (uint64_t want = 0; want < XPROC_RECORDS;) {
+        int m = axle_ring_recv_burst(c, got, 13, 10LL * 1000000000);
+        ck_assert_int_ge(m, 1);
+        for (int i = 0; i < m; i++)
+            ck_assert(fixed_rec_ok(got[i], SZ, want++));
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_int_eq(axle_ring_recv_burst(c, got, 1, 0), -ETIMEDOUT);
     axle_ring_close(c);
 }
 END_TEST
@@ -1391,13 +1705,19 @@ static Suite *shm_suite(void)
              ring_send_batch_takes_what_fits_and_reports_errors_exactly,
              ring_send_batch_under_drain_keeps_order,
              ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next);
+    ADD_CASE(s, "ring_fixed", 10, ring_fixed_create_validates_and_attach_reads_the_size,
+             ring_fixed_records_round_trip_through_every_call_across_wraps,
+             ring_fixed_bursts_take_what_fits_and_report_errors_exactly,
+             ring_fixed_burst_packs_records_smaller_than_their_slot,
+             ring_fixed_head_inside_a_slot_is_eshmcorrupt);
     ADD_CASE(s, "ring_in_task", 10, ring_recv_in_a_task_parks_only_the_task,
              ring_recv_in_a_task_is_cancellable,
              ring_writer_blocked_on_a_stopped_reader_is_cancellable);
     ADD_CASE(s, "ring_cross_process", 30, ring_cross_process_sequence_has_no_gap_or_duplicate,
              ring_parked_recv_wakes_when_other_process_sends,
              ring_parked_send_wakes_when_other_process_receives,
-             ring_batches_cross_process_have_no_gap_or_duplicate);
+             ring_batches_cross_process_have_no_gap_or_duplicate,
+             ring_fixed_bursts_cross_process_have_no_gap_or_duplicate);
     return s;
 }
 
