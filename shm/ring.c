@@ -264,28 +264,30 @@ static uint64_t slot_of(uint64_t record_size, uint64_t cap)
     return record_size >= 1 && record_size <= cap / 2 ? align8(record_size) : 0;
 }
 
-static int ring_create(axle_ring **out, const char *key, size_t capacity, size_t record_size,
-                       axle_ring_role role)
+/* The data-area bytes for a requested capacity: a power of two in [CAP_MIN, CAP_MAX], or 0. */
+static uint64_t cap_for(size_t capacity)
 {
-    *out = NULL;
-    if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
-        return -EINVAL;
     if (capacity == 0 || capacity > AXLE__RING_CAP_MAX)
-        return -EINVAL;
+        return 0;
     uint64_t cap = AXLE__RING_CAP_MIN;
     while (cap < capacity)
         cap <<= 1;
-    if (record_size && !slot_of(record_size, cap))
-        return -EINVAL;
-    axle_shm *shm;
-    int rc = axle_shm_create(&shm, key, sizeof(axle__ring_hdr) + cap);
+    return cap;
+}
+
+/*
+ * Write a new ring's header into shm (sizeof header + cap bytes, not in
+ * use by anyone) and claim role. The handle takes shm only on success.
+ */
+static int ring_format(axle_ring **out, axle_shm *shm, uint64_t cap, size_t record_size,
+                       axle_ring_role role)
+{
+    axle_ring *r;
+    int rc = ring_new(&r, shm);
     if (rc < 0)
         return rc;
-    axle_ring *r;
-    rc = ring_new(&r, shm);
-    if (rc < 0)
-        goto out_close_shm;
-    axle__ring_hdr *h = r->hdr; /* fresh segment: already zero */
+    axle__ring_hdr *h = r->hdr;
+    memset(h, 0, sizeof *h); /* a fresh segment is zero already; a reused one is not */
     h->version = record_size ? AXLE__RING_VERSION_FIXED : AXLE__RING_VERSION;
     h->layout_size = sizeof(axle__ring_hdr);
     h->capacity = cap;
@@ -294,18 +296,30 @@ static int ring_create(axle_ring **out, const char *key, size_t capacity, size_t
     r->mask = cap - 1;
     r->fixed = (uint32_t)record_size;
     r->slot = record_size ? slot_of(record_size, cap) : 0;
-    rc = claim(r, role);
-    if (rc < 0)
-        goto out_free;
-    /* release; pairs with the acquire load of magic in axle_ring_attach. */
+    if ((rc = claim(r, role)) < 0) {
+        free(r);
+        return rc;
+    }
+    /* release; pairs with the acquire load of magic in ring_open. */
     __atomic_store_n(&h->magic, AXLE__RING_MAGIC, __ATOMIC_RELEASE);
     *out = r;
     return 0;
+}
 
-out_free:
-    free(r);
-out_close_shm:
-    axle_shm_close(shm);
+static int ring_create(axle_ring **out, const char *key, size_t capacity, size_t record_size,
+                       axle_ring_role role)
+{
+    *out = NULL;
+    uint64_t cap = cap_for(capacity);
+    if ((role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER) || !cap ||
+        (record_size && !slot_of(record_size, cap)))
+        return -EINVAL;
+    axle_shm *shm;
+    int rc = axle_shm_create(&shm, key, sizeof(axle__ring_hdr) + cap);
+    if (rc < 0)
+        return rc;
+    if ((rc = ring_format(out, shm, cap, record_size, role)) < 0)
+        axle_shm_close(shm);
     return rc;
 }
 
@@ -324,26 +338,35 @@ int axle_ring_create_fixed(axle_ring **out, const char *key, size_t capacity, si
     return ring_create(out, key, capacity, record_size, role);
 }
 
-int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role)
+size_t axle_ring_segment_size(size_t capacity)
+{
+    uint64_t cap = cap_for(capacity);
+    return cap ? (size_t)(sizeof(axle__ring_hdr) + cap) : 0;
+}
+
+int axle_ring_create_on(axle_ring **out, axle_shm *seg, size_t record_size, axle_ring_role role)
 {
     *out = NULL;
-    if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
+    size_t size = seg ? axle_shm_size(seg) : 0;
+    uint64_t cap = size > sizeof(axle__ring_hdr) ? size - sizeof(axle__ring_hdr) : 0;
+    if ((role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER) || !cap || cap_for(cap) != cap ||
+        (record_size && !slot_of(record_size, cap)))
         return -EINVAL;
-    axle_shm *shm;
-    int rc = axle_shm_attach(&shm, key, owner);
+    return ring_format(out, seg, cap, record_size, role);
+}
+
+/* Validate the ring in shm and claim role. The handle takes shm only on success. */
+static int ring_open(axle_ring **out, axle_shm *shm, axle_ring_role role)
+{
+    size_t size = axle_shm_size(shm);
+    if (size < sizeof(axle__ring_hdr))
+        return -AXLE_ESHMCORRUPT;
+    axle_ring *r;
+    int rc = ring_new(&r, shm);
     if (rc < 0)
         return rc;
-    axle_ring *r = NULL;
-    size_t size = axle_shm_size(shm);
-    if (size < sizeof(axle__ring_hdr)) {
-        rc = -AXLE_ESHMCORRUPT;
-        goto out_close_shm;
-    }
-    rc = ring_new(&r, shm);
-    if (rc < 0)
-        goto out_close_shm;
     axle__ring_hdr *h = r->hdr;
-    /* acquire; pairs with the release store of magic in axle_ring_create. */
+    /* acquire; pairs with the release store of magic in ring_format. */
     uint64_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
     uint32_t version = __atomic_load_n(&h->version, __ATOMIC_RELAXED);
     uint32_t layout = __atomic_load_n(&h->layout_size, __ATOMIC_RELAXED);
@@ -375,18 +398,39 @@ int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_ro
         goto out_free;
     r->head = r->cached_head = r->pub_head = head;
     r->tail = r->cached_tail = r->pub_tail = tail;
-    rc = claim(r, role);
-    if (rc < 0)
+    if ((rc = claim(r, role)) < 0)
         goto out_free;
     *out = r;
     return 0;
 
 out_free:
     free(r);
-out_close_shm:
-    axle_shm_close(shm);
     return rc;
 }
+
+int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role)
+{
+    *out = NULL;
+    if (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER)
+        return -EINVAL;
+    axle_shm *shm;
+    int rc = axle_shm_attach(&shm, key, owner);
+    if (rc < 0)
+        return rc;
+    if ((rc = ring_open(out, shm, role)) < 0)
+        axle_shm_close(shm);
+    return rc;
+}
+
+int axle_ring_attach_on(axle_ring **out, axle_shm *seg, axle_ring_role role)
+{
+    *out = NULL;
+    if (!seg || (role != AXLE_RING_PRODUCER && role != AXLE_RING_CONSUMER))
+        return -EINVAL;
+    return ring_open(out, seg, role);
+}
+
+const axle_shm *axle_ring_segment(const axle_ring *r) { return r->shm; }
 
 void axle_ring_close(axle_ring *r)
 {

@@ -237,6 +237,35 @@ AXLE_API int axle_ring_create_fixed(axle_ring **out, const char *key, size_t cap
 AXLE_API int axle_ring_attach(axle_ring **out, const char *key, pid_t owner, axle_ring_role role);
 
 /*
+ * Rings in a segment of your own: a sealed memfd (axle_shm_create_memfd),
+ * so that nothing is named under /dev/shm and the ring reaches its peer
+ * as an fd over a Unix socket, or any segment made for the purpose.
+ * axle_ring_segment_size gives the segment size a capacity needs (0 for a
+ * capacity axle_ring_create would refuse). axle_ring_create_on writes a
+ * new ring over seg (all of it: its size must be exactly
+ * axle_ring_segment_size of a capacity; nobody may be using it) and takes
+ * an end; record_size 0 makes an ordinary ring, more a fixed ring as
+ * axle_ring_create_fixed. axle_ring_attach_on validates the ring in seg
+ * (for instance one from axle_shm_recv_fd) and claims an end, as
+ * axle_ring_attach. axle_ring_segment is the segment under any ring, to
+ * pass with axle_shm_send_fd.
+ *   seg: on success the ring owns it (axle_ring_close closes it); on
+ *        failure it stays the caller's.
+ * Returns: 0.
+ * Errors: create_on: -EINVAL seg NULL, a size that is not a ring's, a bad
+ *   record_size or role; -ENOMEM. attach_on: -EINVAL seg NULL or a bad
+ *   role; -EAGAIN the segment holds no ring yet (all zero); then as
+ *   axle_ring_attach.
+ * Checkpoint: no.
+ */
+AXLE_API size_t axle_ring_segment_size(size_t capacity);
+AXLE_API int axle_ring_create_on(axle_ring **out, axle_shm *seg, size_t record_size,
+                                 axle_ring_role role);
+AXLE_API int axle_ring_attach_on(axle_ring **out, axle_shm *seg, axle_ring_role role);
+/* r: borrows; the segment lives until axle_ring_close. */
+AXLE_API const axle_shm *axle_ring_segment(const axle_ring *r);
+
+/*
  * axle_ring_close — give up this end (the peer may claim it again), drop an
  * uncommitted reservation or an unreleased peek, unmap, free; the creator
  * also unlinks the segment's name. Never fails, never blocks. NULL: no-op.

@@ -1651,6 +1651,74 @@ START_TEST(memfd_segment_travels_over_a_unix_socket)
 }
 END_TEST
 
+/* A fixed ring on a memfd: no name under /dev/shm, the consumer end travels as an fd. */
+START_TEST(ring_on_a_memfd_travels_over_a_unix_socket)
+{
+    int before = dev_shm_entries();
+    ck_assert_uint_eq(axle_ring_segment_size(4000), 256 + 4096);
+    ck_assert_uint_eq(axle_ring_segment_size(0), 0);
+    axle_shm *seg, *odd;
+    axle_ring *p;
+    ck_assert_int_eq(axle_shm_create_memfd(&odd, "odd", 256 + 1000), 0);
+    ck_assert_int_eq(axle_ring_create_on(&p, odd, 0, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_ptr_null(p);
+    axle_shm_close(odd); /* still ours after the failure */
+    ck_assert_int_eq(axle_ring_create_on(&p, NULL, 0, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_int_eq(axle_shm_create_memfd(&seg, "ticks", axle_ring_segment_size(4096)), 0);
+    ck_assert_int_eq(axle_ring_create_on(&p, seg, 4096, AXLE_RING_PRODUCER), -EINVAL);
+    ck_assert_int_eq(axle_ring_create_on(&p, seg, 24, AXLE_RING_PRODUCER), 0);
+    ck_assert_ptr_eq(axle_ring_segment(p), seg);
+    ck_assert_uint_eq(axle_ring_record_size(p), 24);
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* the consumer: attach what it receives, check 10000 records */
+        close(sv[0]);
+        axle_shm *r;
+        axle_ring *c;
+        if (axle_shm_recv_fd(sv[1], &r) != 0)
+            _exit(2);
+        if (axle_ring_attach_on(&c, r, AXLE_RING_PRODUCER) != -EBUSY ||
+            axle_ring_attach_on(&c, r, AXLE_RING_CONSUMER) != 0)
+            _exit(3);
+        uint8_t got[7][24];
+        for (uint64_t want = 0; want < 10000;) {
+            int m = axle_ring_recv_burst(c, got, 7, 10LL * 1000000000);
+            if (m < 1)
+                _exit(4);
+            for (int i = 0; i < m; i++)
+                if (!fixed_rec_ok(got[i], 24, want++))
+                    _exit(5);
+        }
+        axle_ring_close(c); /* closes r too */
+        _exit(0);
+    }
+    close(sv[1]);
+    ck_assert_int_eq(axle_shm_send_fd(sv[0], axle_ring_segment(p)), 0);
+    close(sv[0]);
+    uint8_t rec[24];
+    for (uint64_t seq = 0; seq < 10000; seq++) {
+        fixed_rec(rec, 24, seq);
+        ck_assert_int_eq(axle_ring_send(p, rec, 24, 10LL * 1000000000), 0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_int_eq(dev_shm_entries(), before); /* nothing named */
+    axle_ring_close(p);
+    /* A segment with no ring in it: not yet a ring; one with garbage: corrupt. */
+    axle_ring *c;
+    ck_assert_int_eq(axle_shm_create_memfd(&seg, "blank", axle_ring_segment_size(64)), 0);
+    ck_assert_int_eq(axle_ring_attach_on(&c, seg, AXLE_RING_CONSUMER), -EAGAIN);
+    memset(axle_shm_base(seg), 0x77, 64);
+    ck_assert_int_eq(axle_ring_attach_on(&c, seg, AXLE_RING_CONSUMER), -AXLE_ESHMCORRUPT);
+    ck_assert_int_eq(axle_ring_attach_on(&c, seg, 0), -EINVAL);
+    /* A reused segment is formatted afresh: the garbage is gone. */
+    ck_assert_int_eq(axle_ring_create_on(&p, seg, 0, AXLE_RING_PRODUCER), 0);
+    ck_assert_int_eq(axle_ring_send_nowait(p, "x", 1), 0);
+    axle_ring_close(p);
+}
+END_TEST
+
 START_TEST(memfd_attach_refuses_what_could_change_size)
 {
     /* An unsealed memfd, and a memfd of size 0: refused. */
@@ -1688,6 +1756,7 @@ static Suite *shm_suite(void)
              shm_bad_key_is_einval, shm_reap_removes_dead_owners_segments);
     ADD_CASE(s, "ring_event_fd", 10, ring_event_fd_signals_records_and_rearms);
     ADD_CASE(s, "memfd", 10, memfd_segment_travels_over_a_unix_socket,
+             ring_on_a_memfd_travels_over_a_unix_socket,
              memfd_attach_refuses_what_could_change_size);
     ADD_CASE(s, "ring", 10, ring_layout_is_frozen, ring_round_trip_varied_sizes,
              ring_wraps_at_every_alignment, ring_second_producer_or_consumer_is_ebusy,
