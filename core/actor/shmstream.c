@@ -55,9 +55,18 @@
  * ring's dead-peer checks use the other side's pid. Fork story: a child
  * is on the same host, so the cached value stays right.
  */
+static char host_override[96]; /* axle__stream_set_host_id: tests only */
+
+void axle__stream_set_host_id(const char *id)
+{
+    snprintf(host_override, sizeof host_override, "%s", id ? id : "");
+}
+
 static const char *host_id(void)
 {
     static char id[96];
+    if (host_override[0])
+        return host_override;
     if (id[0])
         return id;
     char boot[40] = "?", ns[40] = "?";

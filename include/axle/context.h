@@ -430,6 +430,14 @@ AXLE_API int axle_resource_close(axle_resource *h);
  */
 AXLE_API void axle__ctx_break_transport(axle_ctx *ctx);
 
+/*
+ * axle__stream_set_host_id — for tests: make this actor claim to run on
+ * another host (id: any string; NULL or "" goes back to the real one), so
+ * that the peers' shm offers are refused as from another host (-EXDEV)
+ * and its own are refused by them. Not for production code.
+ */
+AXLE_API void axle__stream_set_host_id(const char *id);
+
 /* ---- state (tractor §4.2), readable on either side at any time ---------------- */
 AXLE_API bool axle_ctx_is_parent(const axle_ctx *ctx);
 AXLE_API const axle_uid *axle_ctx_peer(const axle_ctx *ctx);

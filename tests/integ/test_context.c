@@ -1623,6 +1623,68 @@ static int transport_choice_body(axle_portal *p, void *arg)
 
 CHILD_TEST(stream_transport_can_be_forced_either_way, transport_choice_body, NULL)
 
+/* A child that claims another host: its actor's streams never take shm. */
+static int c_move_away(const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len, (void)ret;
+    axle__stream_set_host_id("another-host/pid:[0]");
+    return 0;
+}
+AXLE_EXPORT("c.move_away", c_move_away)
+
+/* Echo one message on a stream of the default transport; the result is that transport. */
+static int c_echo_once(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
+{
+    (void)args, (void)len;
+    axle_stream *st;
+    axle_buf b = {0};
+    int rc = axle_ctx_started(ctx, NULL, 0);
+    if (rc == 0)
+        rc = axle_ctx_open_stream(ctx, NULL, &st);
+    if (rc == 0 && (rc = axle_stream_recv(st, &b)) == 0)
+        rc = axle_stream_send(st, b.data, b.len);
+    axle_buf_free(&b);
+    if (rc < 0)
+        return rc;
+    int32_t t = (int32_t)axle_stream_transport_of(st);
+    return axle_buf_set(ret, &t, sizeof t);
+}
+AXLE_EXPORT_CTX("c.echo_once", c_echo_once)
+
+static int other_host_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(axle_portal_run(p, "c.move_away", NULL, 0, NULL), 0);
+    /* Chosen automatically: the channel, both ways, and the stream works. */
+    axle_ctx *ctx;
+    axle_stream *st;
+    axle_buf b = {0}, res = {0};
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo_once", NULL, 0, &ctx, NULL), 0);
+    axle_stream_opts o = {.transport = AXLE_STREAM_AUTO};
+    ck_assert_int_eq(axle_ctx_open_stream(ctx, &o, &st), 0);
+    ck_assert_int_eq(axle_stream_transport_of(st), AXLE_STREAM_CHANNEL);
+    ck_assert_int_eq(axle_stream_send(st, "far", 3), 0);
+    ck_assert_int_eq(axle_stream_recv(st, &b), 0);
+    ck_assert_int_eq(memcmp(b.data, "far", 3), 0);
+    ck_assert_int_eq(axle_ctx_result(ctx, &res), 0);
+    ck_assert_int_eq(*(int32_t *)res.data, AXLE_STREAM_CHANNEL);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    /* Forced: the open fails with the peer's reason, and the context ends cleanly. */
+    ck_assert_int_eq(axle_ctx_open(p, "c.echo_once", NULL, 0, &ctx, NULL), 0);
+    o.transport = AXLE_STREAM_SHM;
+    int rc = axle_ctx_open_stream(ctx, &o, &st);
+    ck_assert_int_eq(rc, -EXDEV);
+    const char *why = axle_error_message(axle_error_last());
+    ck_assert_msg(strstr(why, "another host"), "message: %s", why);
+    ck_assert_int_eq(axle_ctx_close(ctx, rc), -EXDEV);
+    ck_assert_int_eq(axle_test_shm_count(getpid()), 0); /* the refused ring is gone */
+    axle_buf_free(&b);
+    axle_buf_free(&res);
+    return 0;
+}
+
+CHILD_TEST(stream_to_another_host_stays_on_the_channel, other_host_body, NULL)
+
 /* The parent's Stop queues behind what overflowed: the child sees all 20 first. */
 static int stop_behind_overflow_body(axle_portal *p, void *arg)
 {
@@ -2588,7 +2650,7 @@ int main(int argc, char **argv)
                  shm_message_longer_than_the_ring_is_refused);
     }
     ADD_CASE(s, "transport", 30, stream_transport_can_be_forced_either_way,
-             segments_do_not_outlive_their_actor);
+             segments_do_not_outlive_their_actor, stream_to_another_host_stays_on_the_channel);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              started_misuse_stream_opened_before_started, unmasked_remote_exc,
              one_end_stream_not_opened_child_overruns_parent,
