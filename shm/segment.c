@@ -7,7 +7,8 @@
  * first touch), maps it and closes the fd: the mapping is all a handle
  * keeps. Only the creating pid unlinks, so a forked child that closes an
  * inherited handle never removes its parent's segment. The owner pid in
- * the name is what lets axle_shm_reap() remove the segments of dead owners.
+ * the name is what lets axle_shm_reap() remove the segments of dead owners
+ * (those that no process maps any more: it reads /proc/<pid>/maps).
  *
  * The alternative, a sealed memfd (axle_shm_create_memfd): anonymous, so
  * nothing to unlink or reap; its size sealed (F_SEAL_SHRINK, F_SEAL_GROW,
@@ -335,7 +336,88 @@ static bool owner_alive(pid_t pid, pid_t unused)
 
 static bool not_owner(pid_t pid, pid_t owner) { return pid != owner; }
 
-int axle_shm_reap(void) { return unlink_unless(owner_alive, 0); }
+/* The names to reap: dead owners' segments, each with a mark for "still mapped". */
+struct reap_list {
+    char (*name)[NAME_MAX + 1]; /* "axle.<pid>.<key>" (owned) */
+    bool *mapped;               /* (owned) */
+    size_t n, cap;
+};
+
+static int reap_add(struct reap_list *l, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char(*nn)[NAME_MAX + 1] = realloc(l->name, cap * sizeof *nn);
+        if (!nn)
+            return -ENOMEM;
+        l->name = nn;
+        bool *nm = realloc(l->mapped, cap * sizeof *nm);
+        if (!nm)
+            return -ENOMEM;
+        l->mapped = nm;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n], sizeof l->name[l->n], "%s", name);
+    l->mapped[l->n++] = false;
+    return 0;
+}
+
+/* Mark the names some process maps: "/dev/shm/<name>" in any /proc/<pid>/maps we can read. */
+static void reap_mark_mapped(struct reap_list *l)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[64], line[PATH_MAX + 256];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%.20s/maps", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* gone, or not ours to read (it cannot map our 0600 segments either) */
+        while (fgets(line, sizeof line, f)) {
+            char *at = strstr(line, "/dev/shm/axle.");
+            if (!at)
+                continue;
+            at += strlen("/dev/shm/");
+            at[strcspn(at, " \n")] = 0; /* also drops a " (deleted)" suffix */
+            for (size_t i = 0; i < l->n; i++)
+                if (!l->mapped[i] && strcmp(l->name[i], at) == 0)
+                    l->mapped[i] = true;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+int axle_shm_reap(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return -errno;
+    struct reap_list l = {0};
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        pid_t pid = entry_owner(e->d_name);
+        if (pid != 0 && !owner_alive(pid, 0))
+            rc = reap_add(&l, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && l.n)
+        reap_mark_mapped(&l);
+    int removed = 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        char name[NAME_MAX + 2];
+        snprintf(name, sizeof name, "/%s", l.name[i]);
+        removed += !l.mapped[i] && shm_unlink(name) == 0;
+    }
+    free(l.name);
+    free(l.mapped);
+    return rc < 0 ? rc : removed;
+}
 
 int axle_shm_unlink_owned(pid_t owner)
 {

@@ -938,6 +938,11 @@ int axle_root(const axle_actor_opts *o, axle_fn main, void *arg)
         axle_log_set_level(lvl);
     axle_log_init_env(); /* $AXLE_LOGLEVEL wins */
     axle_log_set_name(name);
+    /* Segments of trees killed outright (a SIGKILLed child's own children
+     * never ran their exit): their owners are dead and nobody maps them. */
+    int reaped = axle_shm_reap();
+    if (reaped > 0)
+        axle_log_runtime("removed %d shared-memory segment(s) of dead actors", reaped);
     snprintf(A.spawn_method, sizeof A.spawn_method, "%s",
              axle__spawn_method(o ? o->spawn_method : NULL));
     int clen = axle_cookie_load(NULL, A.cookie, sizeof A.cookie);

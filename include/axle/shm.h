@@ -5,7 +5,8 @@
  *
  * Segments. A segment is the POSIX shm object /dev/shm/axle.<owner-pid>.<key>.
  * The creating process owns it and unlinks it on close; the owner pid in the
- * name lets axle_shm_reap() remove segments whose owner has died. Space is
+ * name lets axle_shm_reap() remove segments whose owner has died and that
+ * nobody maps. Space is
  * reserved at creation, so a full /dev/shm fails there with -ENOSPC instead
  * of a SIGBUS on first touch.
  *
@@ -151,10 +152,13 @@ AXLE_API int axle_shm_recv_fd(int sock, axle_shm **out);
 
 /*
  * axle_shm_reap — unlink every /dev/shm/axle.<pid>.* whose owner pid no
- * longer exists (kill(pid, 0) fails with ESRCH). Processes that still map
- * such a segment keep their mapping.
+ * longer exists (kill(pid, 0) fails with ESRCH) and that no process maps
+ * (per the /proc/<pid>/maps this process can read: a segment mapped only
+ * by another user's process is not seen as mapped). A root actor runs it
+ * at startup, so segments of a tree killed outright (grandchildren of a
+ * SIGKILLed child) go with the next run.
  * Returns: the number of segments removed.
- * Errors: negated errno of opendir("/dev/shm").
+ * Errors: negated errno of opendir("/dev/shm"); -ENOMEM.
  * Checkpoint: no.
  */
 AXLE_API int axle_shm_reap(void);

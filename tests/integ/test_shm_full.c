@@ -1,7 +1,10 @@
 /*
- * tests/integ/test_shm_full.c — a full /dev/shm fails at creation with
- * -ENOSPC (fallocate reserves the pages), never later with a SIGBUS on
- * first touch, and leaves nothing behind.
+ * tests/integ/test_shm_full.c — a /dev/shm of the test's own: a full one
+ * fails at creation with -ENOSPC (fallocate reserves the pages), never
+ * later with a SIGBUS on first touch, and leaves nothing behind; and
+ * axle_shm_reap, whose counts only a private /dev/shm makes exact (every
+ * root actor on the machine reaps at its startup), removes the segments
+ * of dead owners that nobody maps, also when a root starts.
  *
  * Each test runs in its own user and mount namespace (check forks one
  * process per test) with a private 256 KiB tmpfs mounted on /dev/shm, so
@@ -12,6 +15,7 @@
 #define _GNU_SOURCE
 #include "../harness.h"
 
+#include <axle/actor.h>
 #include <axle/shm.h>
 
 #include <dirent.h>
@@ -116,6 +120,74 @@ START_TEST(full_dev_shm_fails_at_creation_with_enospc)
 }
 END_TEST
 
+static bool exists(pid_t owner, const char *key)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/axle.%d.%s", (int)owner, key);
+    return access(path, F_OK) == 0;
+}
+
+/* A child that creates each of keys and exits without closing them: a dead owner. */
+static pid_t orphan_maker(const char *const *keys, int n)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < n; i++) {
+            axle_shm *s;
+            if (axle_shm_create(&s, keys[i], 4096) != 0)
+                _exit(1);
+        }
+        _exit(0); /* no close: the names stay */
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return pid;
+}
+
+START_TEST(reap_removes_dead_owners_segments_that_nobody_maps)
+{
+    const char *why = "";
+    ck_assert_msg(private_dev_shm(&why) == 0, "%s: %s", why, strerror(errno));
+    const char *keys[] = {"orphan", "held"};
+    pid_t dead = orphan_maker(keys, 2);
+    axle_shm *held, *live;
+    ck_assert_int_eq(axle_shm_attach(&held, "held", dead), 0); /* mapped by us */
+    ck_assert_int_eq(axle_shm_create(&live, "live", 64), 0);
+    ck_assert_int_eq(axle_shm_reap(), 1);
+    ck_assert(!exists(dead, "orphan"));
+    ck_assert(exists(dead, "held"));     /* a live process maps it */
+    ck_assert(exists(getpid(), "live")); /* a live owner's stays */
+    axle_shm_close(held);                /* not the owner: no unlink */
+    ck_assert_int_eq(axle_shm_reap(), 1);
+    ck_assert(!exists(dead, "held"));
+    ck_assert_int_eq(axle_shm_reap(), 0);
+    axle_shm_close(live);
+    ck_assert_int_eq(entries_in_dev_shm(), 0);
+}
+END_TEST
+
+static int root_main(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* A tree killed outright left segments behind: the next root removes them as it starts. */
+START_TEST(a_root_reaps_dead_trees_segments_at_startup)
+{
+    const char *why = "";
+    ck_assert_msg(private_dev_shm(&why) == 0, "%s: %s", why, strerror(errno));
+    const char *keys[] = {"st.1.p", "st.1.c", "topic"};
+    pid_t dead = orphan_maker(keys, 3);
+    ck_assert_int_eq(entries_in_dev_shm(), 3);
+    ck_assert_int_eq(axle_root(&(axle_actor_opts){.name = "reaper"}, root_main, NULL), 0);
+    ck_assert(!exists(dead, "st.1.p"));
+    ck_assert_int_eq(entries_in_dev_shm(), 0);
+}
+END_TEST
+
 /* Run in a child first: can this machine give us the namespace at all? */
 static int probe(void)
 {
@@ -139,5 +211,7 @@ int main(void)
         return 77;
     Suite *s = suite_create("shm_full");
     ADD_CASE(s, "full", 10, full_dev_shm_fails_at_creation_with_enospc);
+    ADD_CASE(s, "reap", 10, reap_removes_dead_owners_segments_that_nobody_maps,
+             a_root_reaps_dead_trees_segments_at_startup);
     return axle_test_main(s);
 }

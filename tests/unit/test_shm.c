@@ -131,24 +131,9 @@ START_TEST(shm_bad_key_is_einval)
 }
 END_TEST
 
-START_TEST(shm_reap_removes_dead_owners_segments)
-{
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        axle_shm *s;
-        _exit(axle_shm_create(&s, "orphan", 4096) == 0 ? 0 : 1); /* no close */
-    }
-    ck_assert_int_eq(wait_child(pid), 0);
-    ck_assert(shm_exists(pid, "orphan"));
-    axle_shm *live;
-    ck_assert_int_eq(axle_shm_create(&live, "live", 64), 0);
-    ck_assert_int_ge(axle_shm_reap(), 1);
-    ck_assert(!shm_exists(pid, "orphan"));
-    ck_assert(shm_exists(getpid(), "live")); /* a live owner's stays */
-    axle_shm_close(live);
-}
-END_TEST
+/* axle_shm_reap is tested in test_shm_full, on a /dev/shm of its own: any
+ * root actor starting elsewhere on the machine reaps too, which would make
+ * its counts race here. */
 
 /* ------------------------------------------------------------------ rings */
 
@@ -1753,7 +1738,7 @@ static Suite *shm_suite(void)
 {
     Suite *s = suite_create("shm");
     ADD_CASE(s, "segments", 10, shm_create_attach_close_unlinks, shm_create_duplicate_is_eexist,
-             shm_bad_key_is_einval, shm_reap_removes_dead_owners_segments);
+             shm_bad_key_is_einval);
     ADD_CASE(s, "ring_event_fd", 10, ring_event_fd_signals_records_and_rearms);
     ADD_CASE(s, "memfd", 10, memfd_segment_travels_over_a_unix_socket,
              ring_on_a_memfd_travels_over_a_unix_socket,
