@@ -7,10 +7,11 @@
  *
  * The tree (one process per actor, supervised by root's actor nursery):
  *
- *   root ── feed ──SPSC ring (lossless, back-pressure)──> proc
+ *   root ── feed ──SPSC fixed ring (lossless, back-pressure)──> proc
  *            └────broadcast ring (never waits)──────────> sub-0 .. sub-N-1
  *
- * - feed creates both rings (/dev/shm/axle.<feed-pid>.ticks.*) and hands
+ * - feed creates both rings (/dev/shm/axle.<feed-pid>.ticks.*; the SPSC
+ *   one a fixed ring of struct tick records, axle_ring_create_fixed) and hands
  *   their keys and its pid to root as its context's started value; root
  *   passes them to proc and every sub as their context arguments, and
  *   each attaches by key.
@@ -484,7 +485,9 @@ static int feed(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
     memcpy(&a, args, sizeof a);
     axle_ring *ring;
     axle_bcast *bc;
-    int rc = axle_ring_create(&ring, RING_KEY, a.ring_cap, AXLE_RING_PRODUCER);
+    /* Every record is one struct tick: a fixed ring, no length prefix (32 bytes, not 40). */
+    int rc = axle_ring_create_fixed(&ring, RING_KEY, a.ring_cap, sizeof(struct tick),
+                                    AXLE_RING_PRODUCER);
     if (rc < 0)
         return AXLE_SET_ERR(rc, "create the SPSC ring");
     if ((rc = axle_bcast_create(&bc, BCAST_KEY, a.bcast_cap)) < 0) {
