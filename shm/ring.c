@@ -100,6 +100,11 @@
  *                                               relaxed atomics so a racing hostile
  *                                               writer cannot make us re-read a field
  *
+ * Files: this one has the ends, the waits and the calls that move a
+ * record at a time; ring_batch.c the batches and bursts; ring_int.h the
+ * handle and the inline steps both use (cursor publication, wake-ups,
+ * room checks, copies).
+ *
  * No allocation after create/attach; nothing here aborts.
  */
 #define _GNU_SOURCE
@@ -119,57 +124,9 @@
 
 #include "fault.h"
 #include "ring_evfd.h"
+#include "ring_int.h"
 #include "ring_layout.h"
 #include "wait.h"
-
-/* A record the drain policy keeps locally until the ring has room. */
-struct queued {
-    struct queued *next;
-    size_t len;
-    unsigned char data[]; /* len bytes */
-};
-
-struct axle_ring {
-    axle_shm *shm;       /* the segment (owned) */
-    axle__ring_hdr *hdr; /* its first byte */
-    unsigned char *data; /* hdr + layout_size */
-    uint64_t cap;        /* data bytes, copied at attach; Invariant: power of two */
-    uint64_t mask;       /* cap - 1 */
-    uint32_t fixed;      /* a fixed ring's record size (header version 2), 0: any length */
-    uint64_t slot;       /* a fixed ring's slot: fixed rounded up to 8 */
-    axle_ring_role role; /* the end this handle holds */
-    pid_t pid;           /* the pid written into that end's slot */
-    unsigned spin;       /* busy-wait iterations before parking */
-    int peer_fd;         /* a pidfd of peer_fd_pid (the other end's holder), or -1 */
-    pid_t peer_fd_pid;   /* whose: reopened when the other end changes hands */
-    bool light;          /* this process takes membarrier IPIs: it may wake a light peer unfenced */
-    bool light_park;     /* this end parks with membarrier (its light flag in the header is 1) */
-    bool never_light;    /* an event fd helper parks for this end: never light again */
-    bool closing;        /* axle_ring_close is under way (see axle__ring_evfd_slot) */
-    uint32_t since_park; /* records this end committed or released since it last parked */
-    uint32_t *own_light; /* this end's light flag in the header */
-    const uint32_t *peer_light; /* the other end's */
-    /* Producer side. */
-    uint64_t head;                  /* own cursor, authoritative; Invariant: multiple of 8 */
-    uint64_t cached_tail;           /* last validated tail; Invariant: head - cached_tail <= cap */
-    uint64_t reserved;              /* bytes of the open reservation (header included), 0: none */
-    uint32_t reserved_len;          /* its payload length */
-    uint64_t pub_head;              /* head as last published; < head while commits are deferred */
-    axle_overrun overrun;           /* what send does when the ring is full */
-    struct queued *q_head, *q_tail; /* drain: records waiting for room, FIFO (owned) */
-    size_t q_bytes;                 /* their payload bytes; Invariant: <= q_max */
-    size_t q_count;                 /* how many */
-    size_t q_max;                   /* drain bound in payload bytes */
-    /* Consumer side. */
-    uint64_t tail;        /* own cursor, authoritative; Invariant: multiple of 8 */
-    uint64_t cached_head; /* last validated head; Invariant: cached_head - tail <= cap */
-    uint64_t peeked;      /* bytes of the peeked records (headers, pads included), 0: none */
-    uint32_t peek_count;  /* how many records that is (peek: 1; peek_batch: 1..max) */
-    const void *peek_buf; /* the first one's payload */
-    size_t peek_len;      /* its payload length */
-    uint64_t pub_tail;    /* tail as last published; < tail while releases are deferred */
-    struct axle__ring_evfd *evfd; /* the consumer's event fd and its helper, or NULL */
-};
 
 axle__ring_hdr *axle__ring_hdr_of(axle_ring *r) { return r->hdr; }
 axle_ring_role axle__ring_role_of(const axle_ring *r) { return r->role; }
@@ -192,8 +149,6 @@ struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r)
     }
     return &r->evfd;
 }
-
-static inline uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
 /* ------------------------------------------------------------ open/close */
 
@@ -468,44 +423,6 @@ void axle_ring_set_spin(axle_ring *r, unsigned iterations) { r->spin = iteration
 
 /* ------------------------------------------------------------ wake / park */
 
-static void futex_wake(uint32_t *word) { syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0); }
-
-/* Records an end moves between parks before it asks its waker to stop fencing. */
-#define LIGHT_AFTER 1024u
-
-/*
- * Count n records this end moved; once LIGHT_AFTER have gone by without a
- * park, become light again. Setting the flag needs no barrier: until the
- * waker sees it, it keeps fencing, and our parks from now on are heavy.
- */
-static inline void count_records(axle_ring *r, uint32_t n)
-{
-    if (r->since_park >= LIGHT_AFTER)
-        return;
-    r->since_park = n >= LIGHT_AFTER - r->since_park ? LIGHT_AFTER : r->since_park + n;
-    if (r->since_park == LIGHT_AFTER && !r->light_park && r->light && !r->never_light) {
-        __atomic_store_n(r->own_light, 1, __ATOMIC_RELAXED);
-        r->light_park = true;
-    }
-}
-
-/*
- * Called after storing a cursor: wake the peer if it parked on word. The
- * store must be ordered before the load of word (StoreLoad): by a full
- * fence, or, when both sides are light, by the parked peer's membarrier
- * (see "Light wakes" at the top), which spares the fence on every message.
- */
-static inline void wake_peer(const axle_ring *r, uint32_t *word)
-{
-    if (r->light && __atomic_load_n(r->peer_light, __ATOMIC_RELAXED))
-        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* compiler only; the peer's membarrier */
-    else
-        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with park_barrier's fence */
-    if (__atomic_load_n(word, __ATOMIC_RELAXED) != 0 &&
-        __atomic_exchange_n(word, 0, __ATOMIC_RELAXED) != 0)
-        futex_wake(word);
-}
-
 /* A full barrier in the running threads of every registered process (the peer's among them). */
 static bool heavy_barrier(void)
 {
@@ -548,8 +465,6 @@ static void park_barrier(axle_ring *r)
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* pairs with wake_peer's fence */
 }
-
-typedef int (*try_fn)(axle_ring *r, void *arg);
 
 /*
  * How a blocking call parks, when something better than FUTEX_WAIT is at
@@ -615,8 +530,8 @@ static bool peer_died(axle_ring *r, const int32_t *slot)
  * Run try until it stops returning -EAGAIN: spin, then park on word (the
  * waiting side's futex), bounded by timeout_ns (< 0: forever).
  */
-static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn try, void *arg,
-                     int64_t timeout_ns)
+int axle__ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn try, void *arg,
+                    int64_t timeout_ns)
 {
     int rc = try(r, arg);
     if (rc != -EAGAIN)
@@ -664,49 +579,6 @@ static int ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn t
 }
 
 /* --------------------------------------------------------------- producer */
-
-/* Room for n more bytes at head? 1 yes, 0 no, or -AXLE_ESHMCORRUPT. */
-static inline int room(axle_ring *r, uint64_t n)
-{
-    if (r->cap - (r->head - r->cached_tail) >= n)
-        return 1;
-    /* acquire; pairs with the release store of tail in release/skip_pad. */
-    uint64_t t = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
-    if (r->head - t > r->cap || (t & 7))
-        return -AXLE_ESHMCORRUPT;
-    r->cached_tail = t;
-    __atomic_store_n(&r->hdr->cached_tail, t, __ATOMIC_RELAXED);
-    return r->cap - (r->head - t) >= n;
-}
-
-static void rec_write(axle_ring *r, uint64_t pos, uint32_t len, uint32_t type)
-{
-    axle__ring_rec *rec = (axle__ring_rec *)(r->data + pos);
-    __atomic_store_n(&rec->len, len, __ATOMIC_RELAXED);
-    __atomic_store_n(&rec->type, type, __ATOMIC_RELAXED);
-}
-
-static inline void publish_head(axle_ring *r)
-{
-    r->pub_head = r->head;
-    /* release; pairs with the acquire load of head in fetch_head. */
-    __atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELEASE);
-    wake_peer(r, &r->hdr->reader_parked);
-}
-
-/* Can one record carry len bytes? (A fixed ring's records carry exactly its size.) */
-static inline bool len_fits(const axle_ring *r, size_t len)
-{
-    return r->fixed ? len == r->fixed : len <= r->cap - sizeof(axle__ring_rec);
-}
-
-/* A fixed ring: the bytes skipped before a record at pos (the rest of the area if a slot does not
- * fit there). */
-static inline uint64_t skip_at(const axle_ring *r, uint64_t pos)
-{
-    uint64_t to_end = r->cap - pos;
-    return to_end < r->slot ? to_end : 0;
-}
 
 typedef struct reserve_arg {
     size_t len; /* payload bytes */
@@ -779,7 +651,8 @@ int axle_ring_reserve(axle_ring *r, size_t len, void **buf, int64_t timeout_ns)
     if (rc < 0)
         return rc;
     reserve_arg a = {len, buf};
-    return ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a, timeout_ns);
+    return axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a,
+                           timeout_ns);
 }
 
 int axle_ring_reserve_nowait(axle_ring *r, size_t len, void **buf)
@@ -808,8 +681,6 @@ static inline int commit(axle_ring *r, bool publish)
     return 0;
 }
 
-static inline void publish_tail(axle_ring *r);
-
 int axle_ring_commit(axle_ring *r) { return commit(r, true); }
 int axle_ring_commit_deferred(axle_ring *r) { return commit(r, false); }
 
@@ -819,56 +690,6 @@ void axle_ring_flush(axle_ring *r)
         publish_head(r);
     else if (r->role == AXLE_RING_CONSUMER && r->pub_tail != r->tail)
         publish_tail(r);
-}
-
-/*
- * memcpy for small records without the call: up to 16 bytes as two
- * (possibly overlapping) loads and stores of the widest fitting size.
- */
-static inline void copy_small(void *dst, const void *src, size_t len)
-{
-    unsigned char *d = dst;
-    const unsigned char *s = src;
-    if (len >= 8) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + len - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + len - 8, &b, 8);
-    } else if (len >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + len - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + len - 4, &b, 4);
-    } else if (len) {
-        d[0] = s[0];
-        d[len / 2] = s[len / 2];
-        d[len - 1] = s[len - 1];
-    }
-}
-
-static inline void copy_bytes(void *dst, const void *src, size_t len)
-{
-    if (len <= 16)
-        copy_small(dst, src, len);
-    else
-        memcpy(dst, src, len);
-}
-
-/* Copy a record's payload into its reservation. */
-static inline void copy_in(void *buf, const void *data, size_t len)
-{
-#ifdef AXLE_FAULT_POINTS
-    size_t half = len / 2; /* the mid-copy fault point sits between the halves */
-    if (half)
-        memcpy(buf, data, half);
-    AXLE__SHM_FAULT(AXLE__FP_MID_COPY);
-    if (len - half)
-        memcpy((unsigned char *)buf + half, (const unsigned char *)data + half, len - half);
-#else
-    copy_bytes(buf, data, len);
-#endif
 }
 
 /* Copy one record in if it fits now; -EAGAIN if not. */
@@ -915,7 +736,8 @@ int axle_ring_drain_wait(axle_ring *r, int64_t timeout_ns)
 {
     if (r->role != AXLE_RING_PRODUCER)
         return -EPERM;
-    return ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, drain_try, NULL, timeout_ns);
+    return axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, drain_try, NULL,
+                           timeout_ns);
 }
 
 size_t axle_ring_queued(const axle_ring *r) { return r->q_count; }
@@ -935,7 +757,7 @@ int axle_ring_set_overrun(axle_ring *r, axle_overrun policy, size_t drain_max)
 }
 
 /* The drain policy: keep order, queue what does not fit, bounded. */
-static int send_drain(axle_ring *r, const void *data, size_t len)
+int axle__ring_send_drain(axle_ring *r, const void *data, size_t len)
 {
     int rc = axle_ring_drain(r);
     if (rc < 0)
@@ -974,13 +796,13 @@ int axle_ring_send(axle_ring *r, const void *data, size_t len, int64_t timeout_n
         return rc == -EAGAIN ? -AXLE_EOVERRUN : rc;
     }
     if (r->overrun == AXLE_OVERRUN_DRAIN)
-        return send_drain(r, data, len);
+        return axle__ring_send_drain(r, data, len);
     void *buf;
     reserve_arg a = {len, &buf};
     rc = reserve_try(r, &a); /* the common case, without ring_wait's indirect call */
     if (rc == -EAGAIN)
-        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a,
-                       timeout_ns);
+        rc = axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, reserve_try, &a,
+                             timeout_ns);
     if (rc < 0)
         return rc;
     copy_in(buf, data, len);
@@ -993,258 +815,12 @@ int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
     if (rc < 0)
         return rc;
     if (r->overrun == AXLE_OVERRUN_DRAIN)
-        return send_drain(r, data, len);
+        return axle__ring_send_drain(r, data, len);
     rc = send_now(r, data, len);
     return rc == -EAGAIN && r->overrun == AXLE_OVERRUN_ERROR ? -AXLE_EOVERRUN : rc;
 }
 
-/*
- * Batches. The records of a batch are written one after the other, as
- * reserve and commit would, but head is stored and the consumer's parked
- * word checked once for all of them: per record what is left is the room
- * check against the cached tail, the header and the copy.
- */
-typedef struct batch_arg {
-    const struct iovec *iov; /* the records */
-    int n;                   /* how many */
-    int done;                /* how many were written */
-} batch_arg;
-
-/*
- * Write as many of a->iov as fit now, in order, and publish them. A record
- * that would cross the end publishes a PAD first (as reserve_try); one
- * that does not fit, or is too long, ends the batch. 0 once one went in,
- * -EAGAIN if none fits, -EMSGSIZE if the first is too long, or -AXLE_ESHMCORRUPT.
- */
-static int batch_send_try(axle_ring *r, void *arg)
-{
-    batch_arg *a = arg;
-    /* Locals, not r->: the copies into the ring may alias the handle as far
-     * as the compiler knows, and would reload every field per record. */
-    unsigned char *const data = r->data;
-    const uint64_t cap = r->cap, mask = r->mask, max = cap - sizeof(axle__ring_rec);
-    uint64_t head = r->head, tail = r->cached_tail;
-    int k = 0, ok = 1;
-    if (r->fixed) { /* no header, no PAD: a skip where a slot does not fit, then the slot */
-        const size_t fixed = r->fixed;
-        const uint64_t slot = r->slot;
-        for (; k < a->n; k++) {
-            if (a->iov[k].iov_len != fixed) {
-                if (k == 0)
-                    ok = -EMSGSIZE;
-                break;
-            }
-            uint64_t pos = head & mask, to_end = cap - pos;
-            uint64_t skip = to_end < slot ? to_end : 0, need = skip + slot;
-            if (cap - (head - tail) < need) {
-                r->head = head;
-                if ((ok = room(r, need)) <= 0)
-                    break;
-                tail = r->cached_tail;
-            }
-            copy_in(data + ((pos + skip) & mask), a->iov[k].iov_base, fixed);
-            head += need;
-        }
-    } else {
-        for (; k < a->n; k++) {
-            size_t len = a->iov[k].iov_len;
-            if (len > max) {
-                if (k == 0)
-                    ok = -EMSGSIZE;
-                break;
-            }
-            uint64_t total = align8(sizeof(axle__ring_rec) + len);
-            uint64_t pos = head & mask, to_end = cap - pos;
-            uint64_t need = total > to_end ? to_end : total; /* the PAD first, if one is due */
-            if (cap - (head - tail) < need) {
-                r->head = head;
-                if ((ok = room(r, need)) <= 0)
-                    break;
-                tail = r->cached_tail;
-            }
-            if (total > to_end) {
-                rec_write(r, pos, (uint32_t)(to_end - sizeof(axle__ring_rec)), AXLE__REC_PAD);
-                head += to_end;
-                pos = 0;
-                if (cap - (head - tail) < total) {
-                    r->head = head;
-                    if ((ok = room(r, total)) <= 0)
-                        break;
-                    tail = r->cached_tail;
-                }
-            }
-            copy_in(data + pos + sizeof(axle__ring_rec), a->iov[k].iov_base, len);
-            rec_write(r, pos, (uint32_t)len, AXLE__REC_DATA);
-            head += total;
-        }
-    }
-    r->head = head;
-    AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
-    if (r->pub_head != head)
-        publish_head(r); /* this batch, a PAD, and commits deferred before it */
-    a->done = k;
-    count_records(r, (uint32_t)k);
-    if (k > 0)
-        return 0;
-    return ok < 0 ? ok : -EAGAIN;
-}
-
-int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t timeout_ns)
-{
-    if (r->role != AXLE_RING_PRODUCER)
-        return -EPERM;
-    if (r->reserved || n < 0 || (n > 0 && !iov))
-        return -EINVAL;
-    if (n == 0)
-        return 0;
-    batch_arg a = {iov, n, 0};
-    int rc;
-    if (r->overrun == AXLE_OVERRUN_DRAIN) {
-        /* Queued records go first; what does not fit now is queued behind them. */
-        if ((rc = axle_ring_drain(r)) < 0)
-            return rc;
-        if (!r->q_head && (rc = batch_send_try(r, &a)) < 0 && rc != -EAGAIN)
-            return rc;
-        for (int k = a.done; k < n; k++) {
-            if ((rc = send_drain(r, iov[k].iov_base, iov[k].iov_len)) < 0)
-                return k > 0 ? k : rc;
-        }
-        return n;
-    }
-    rc = batch_send_try(r, &a);
-    if (rc == -EAGAIN) {
-        if (r->overrun == AXLE_OVERRUN_ERROR)
-            return -AXLE_EOVERRUN;
-        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, batch_send_try, &a,
-                       timeout_ns);
-    }
-    return rc < 0 ? rc : a.done;
-}
-
-/*
- * Bursts: a fixed ring's records to and from a packed array (record_size
- * bytes apart). Slots between two ends of the area are contiguous, so
- * when record_size fills its slot a run of records is one memcpy.
- */
-typedef struct burst_arg {
-    unsigned char *recs; /* the array (const on the producer's side) */
-    int n;               /* records in it */
-    int done;            /* how many moved */
-} burst_arg;
-
-/* Copy m records between the ring at pos and the array at recs; in: into the ring. */
-static inline void burst_copy(const axle_ring *r, uint64_t pos, unsigned char *recs, uint64_t m,
-                              bool in)
-{
-    unsigned char *ring = r->data + pos;
-    if (r->fixed == r->slot) {
-        if (in)
-            memcpy(ring, recs, m * r->slot);
-        else
-            memcpy(recs, ring, m * r->slot);
-        return;
-    }
-    for (uint64_t i = 0; i < m; i++, ring += r->slot, recs += r->fixed) {
-        if (in)
-            memcpy(ring, recs, r->fixed);
-        else
-            memcpy(recs, ring, r->fixed);
-    }
-}
-
-/* Records that fit from pos with room bytes free: whole slots, after the skip if one is due. */
-static inline uint64_t burst_span(const axle_ring *r, uint64_t pos, uint64_t room_bytes,
-                                  uint64_t *skip)
-{
-    *skip = skip_at(r, pos);
-    if (room_bytes < *skip + r->slot)
-        return 0;
-    uint64_t start = (pos + *skip) & r->mask;
-    uint64_t to_end = (r->cap - start) / r->slot, fit = (room_bytes - *skip) / r->slot;
-    return to_end < fit ? to_end : fit;
-}
-
-static int burst_send_try(axle_ring *r, void *arg)
-{
-    burst_arg *a = arg;
-    int ok = 1;
-    while (a->done < a->n) {
-        uint64_t skip,
-            m = burst_span(r, r->head & r->mask, r->cap - (r->head - r->cached_tail), &skip);
-        if (m == 0) {
-            if ((ok = room(r, skip_at(r, r->head & r->mask) + r->slot)) <= 0)
-                break;
-            continue; /* the refreshed tail made room */
-        }
-        if (m > (uint64_t)(a->n - a->done))
-            m = (uint64_t)(a->n - a->done);
-        burst_copy(r, (r->head + skip) & r->mask, a->recs + (size_t)a->done * r->fixed, m, true);
-        r->head += skip + m * r->slot;
-        a->done += (int)m;
-        count_records(r, (uint32_t)m);
-    }
-    if (r->pub_head != r->head)
-        publish_head(r);
-    if (a->done > 0)
-        return 0;
-    return ok < 0 ? ok : -EAGAIN;
-}
-
-int axle_ring_send_burst(axle_ring *r, const void *recs, int n, int64_t timeout_ns)
-{
-    if (r->role != AXLE_RING_PRODUCER)
-        return -EPERM;
-    if (!r->fixed || r->reserved || n < 0 || (n > 0 && !recs))
-        return -EINVAL;
-    if (n == 0)
-        return 0;
-    burst_arg a = {(unsigned char *)recs, n, 0};
-    int rc;
-    if (r->overrun == AXLE_OVERRUN_DRAIN) { /* as axle_ring_send_batch */
-        if ((rc = axle_ring_drain(r)) < 0)
-            return rc;
-        if (!r->q_head && (rc = burst_send_try(r, &a)) < 0 && rc != -EAGAIN)
-            return rc;
-        for (int k = a.done; k < n; k++) {
-            if ((rc = send_drain(r, a.recs + (size_t)k * r->fixed, r->fixed)) < 0)
-                return k > 0 ? k : rc;
-        }
-        return n;
-    }
-    rc = burst_send_try(r, &a);
-    if (rc == -EAGAIN) {
-        if (r->overrun == AXLE_OVERRUN_ERROR)
-            return -AXLE_EOVERRUN;
-        rc = ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, burst_send_try, &a,
-                       timeout_ns);
-    }
-    return rc < 0 ? rc : a.done;
-}
-
 /* --------------------------------------------------------------- consumer */
-
-/* Bytes published past tail, refreshing the cached head when none are
- * known; or -AXLE_ESHMCORRUPT. */
-static inline int64_t fetch_head(axle_ring *r)
-{
-    if (r->cached_head != r->tail)
-        return (int64_t)(r->cached_head - r->tail);
-    /* acquire; pairs with the release store of head in publish_head. */
-    uint64_t h = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
-    if (h - r->tail > r->cap || (h & 7))
-        return -AXLE_ESHMCORRUPT;
-    r->cached_head = h;
-    __atomic_store_n(&r->hdr->cached_head, h, __ATOMIC_RELAXED);
-    return (int64_t)(h - r->tail);
-}
-
-static inline void publish_tail(axle_ring *r)
-{
-    r->pub_tail = r->tail;
-    /* release; pairs with the acquire load of tail in room. */
-    __atomic_store_n(&r->hdr->tail, r->tail, __ATOMIC_RELEASE);
-    wake_peer(r, &r->hdr->writer_parked);
-}
 
 static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *arg)
 {
@@ -1308,8 +884,8 @@ int axle_ring_peek(axle_ring *r, const void **buf, size_t *len, int64_t timeout_
         return -EPERM;
     int rc = peek_try(r, NULL); /* the common case, without ring_wait's indirect call */
     if (rc == -EAGAIN)
-        rc =
-            ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_try, NULL, timeout_ns);
+        rc = axle__ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_try, NULL,
+                             timeout_ns);
     if (rc < 0)
         return rc;
     *buf = r->peek_buf;
@@ -1327,174 +903,6 @@ int axle_ring_peek_nowait(axle_ring *r, const void **buf, size_t *len)
     *buf = r->peek_buf;
     *len = r->peek_len;
     return 0;
-}
-
-typedef struct peek_batch_arg {
-    struct iovec *out; /* where the records go */
-    int max;           /* room in out */
-} peek_batch_arg;
-
-/*
- * Up to a->max records from tail, in place: their count (> 0), -EAGAIN
- * when there are none, or -AXLE_ESHMCORRUPT. head is read again once when
- * the cached copy runs out. PAD records inside the batch are stepped over
- * and released with it; a PAD before the first record is consumed at
- * once (as peek_try). A bad record after the first ends the batch: the
- * next call starts with it and reports it.
- */
-static int peek_batch_try(axle_ring *r, void *arg)
-{
-    peek_batch_arg *a = arg;
-    /* Locals, not r->: the stores into a->out may alias the handle as far
-     * as the compiler knows, and would reload every field per record. */
-    const unsigned char *const data = r->data;
-    const uint64_t cap = r->cap, mask = r->mask, tail = r->tail, slot = r->slot;
-    const size_t fixed = r->fixed;
-    uint64_t at = tail, end = r->cached_head;
-    struct iovec *const out = a->out;
-    const int max = a->max;
-    bool fresh = false;
-    int k = 0, bad = 0;
-    while (k < max) {
-        if (at == end) {
-            if (fresh)
-                break;
-            fresh = true;
-            /* acquire; pairs with the release store of head in publish_head. */
-            uint64_t h = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
-            if (h - tail > cap || (h & 7) || h - tail < at - tail) {
-                bad = -AXLE_ESHMCORRUPT;
-                break;
-            }
-            r->cached_head = end = h;
-            __atomic_store_n(&r->hdr->cached_head, h, __ATOMIC_RELAXED);
-            if (at == end)
-                break;
-        }
-        uint64_t pos = at & mask, to_end = cap - pos, avail = end - at;
-        if (slot) { /* a fixed ring: a skip where a slot does not fit, then a whole slot */
-            if (to_end < slot) {
-                if (to_end > avail) {
-                    bad = -AXLE_ESHMCORRUPT;
-                    break;
-                }
-                at += to_end;
-                if (k == 0)
-                    r->tail = at; /* published with the release, or when empty */
-                continue;
-            }
-            if (avail < slot) {
-                bad = -AXLE_ESHMCORRUPT; /* head inside a slot */
-                break;
-            }
-            out[k].iov_base = (void *)(data + pos);
-            out[k].iov_len = fixed;
-            k++;
-            at += slot;
-            continue;
-        }
-        const axle__ring_rec *rec = (const axle__ring_rec *)(data + pos);
-        uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
-        uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
-        uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)len);
-        if (__builtin_expect(type == AXLE__REC_DATA && total <= to_end && total <= avail, 1)) {
-            out[k].iov_base = (void *)(rec + 1);
-            out[k].iov_len = len;
-            k++;
-            at += total;
-            continue;
-        }
-        if (type != AXLE__REC_PAD || (uint64_t)len != to_end - sizeof(axle__ring_rec) ||
-            to_end > avail) {
-            bad = -AXLE_ESHMCORRUPT;
-            break;
-        }
-        at += to_end;
-        if (k == 0) { /* nothing peeked yet: consume the PAD now */
-            r->tail = at;
-            publish_tail(r);
-        }
-    }
-    if (k == 0) {
-        if (bad)
-            return bad;
-        if (r->pub_tail != r->tail)
-            publish_tail(r); /* empty: deferred releases go out now (as peek_try) */
-        return -EAGAIN;
-    }
-    r->peeked = at - r->tail;
-    r->peek_count = (uint32_t)k;
-    r->peek_buf = out[0].iov_base;
-    r->peek_len = out[0].iov_len;
-    return k;
-}
-
-/* ring_wait's try: 0 once records are there (ring_wait ends on anything but -EAGAIN). */
-static int peek_batch_wait_try(axle_ring *r, void *arg)
-{
-    int k = peek_batch_try(r, arg);
-    return k > 0 ? 0 : k;
-}
-
-int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeout_ns)
-{
-    if (r->role != AXLE_RING_CONSUMER)
-        return -EPERM;
-    if (max < 1 || !out)
-        return -EINVAL;
-    peek_batch_arg a = {out, max};
-    int rc = peek_batch_try(r, &a);
-    if (rc == -EAGAIN) {
-        rc = ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, peek_batch_wait_try, &a,
-                       timeout_ns);
-        if (rc == 0)
-            rc = (int)r->peek_count;
-    }
-    return rc;
-}
-
-static int burst_recv_try(axle_ring *r, void *arg)
-{
-    burst_arg *a = arg;
-    while (a->done < a->n) {
-        int64_t avail = fetch_head(r);
-        if (avail < 0)
-            return a->done > 0 ? 0 : (int)avail;
-        uint64_t pos = r->tail & r->mask, skip = skip_at(r, pos);
-        if (avail == 0)
-            break;
-        if ((uint64_t)avail < skip + r->slot) {
-            if ((uint64_t)avail == skip) { /* only a skip: step over it */
-                r->tail += skip;
-                continue;
-            }
-            return a->done > 0 ? 0 : -AXLE_ESHMCORRUPT; /* head inside a slot */
-        }
-        uint64_t m = burst_span(r, pos, (uint64_t)avail, &skip);
-        if (m > (uint64_t)(a->n - a->done))
-            m = (uint64_t)(a->n - a->done);
-        burst_copy(r, (pos + skip) & r->mask, a->recs + (size_t)a->done * r->fixed, m, false);
-        r->tail += skip + m * r->slot;
-        a->done += (int)m;
-        count_records(r, (uint32_t)m);
-    }
-    if (r->pub_tail != r->tail)
-        publish_tail(r);
-    return a->done > 0 ? 0 : -EAGAIN;
-}
-
-int axle_ring_recv_burst(axle_ring *r, void *recs, int max, int64_t timeout_ns)
-{
-    if (r->role != AXLE_RING_CONSUMER)
-        return -EPERM;
-    if (!r->fixed || r->peeked || max < 1 || !recs)
-        return -EINVAL;
-    burst_arg a = {recs, max, 0};
-    int rc = burst_recv_try(r, &a);
-    if (rc == -EAGAIN)
-        rc = ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, burst_recv_try, &a,
-                       timeout_ns);
-    return rc < 0 ? rc : a.done;
 }
 
 static inline int release(axle_ring *r, bool publish)
