@@ -27,18 +27,22 @@ static char root_dir[96];     /* the suite's dir, made and removed by axle_test_
 static char runtime_dir[128]; /* this test's, inside root_dir */
 static char shm_prefix[64];
 
-int axle_test_fd_count(void)
+/* Entries of dir whose name starts with prefix ("": all but . and ..). */
+static int count_entries(const char *dir, const char *prefix)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
+    DIR *d = opendir(dir);
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the DIR's own fd */
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+int axle_test_fd_count(void)
+{
+    return count_entries("/proc/self/fd", "") - 1; /* the DIR's own fd (-1: none could be read) */
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -144,14 +148,16 @@ int axle_test_shm_count(pid_t pid)
 {
     char prefix[32];
     snprintf(prefix, sizeof prefix, "axle.%d.", (int)pid);
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    if (d)
-        closedir(d);
-    return n;
+    return count_entries("/dev/shm", prefix);
+}
+
+int axle_test_dev_shm_entries(void) { return count_entries("/dev/shm", ""); }
+
+bool axle_test_shm_exists(pid_t owner, const char *key)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/axle.%d.%s", (int)owner, key);
+    return access(path, F_OK) == 0;
 }
 
 /*

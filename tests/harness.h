@@ -46,7 +46,14 @@ int axle_test_fd_count(void);
 
 /* How many /dev/shm/axle.<pid>.* names exist: what process pid created and
  * has not unlinked (the teardown checks only the test process's own). */
+#include <stdbool.h>
 #include <sys/types.h>
 int axle_test_shm_count(pid_t pid);
+
+/* Whether /dev/shm/axle.<owner>.<key> exists. */
+bool axle_test_shm_exists(pid_t owner, const char *key);
+
+/* Every entry of /dev/shm, axle's or not (a private /dev/shm, or "nothing named"). */
+int axle_test_dev_shm_entries(void);
 
 #endif

@@ -29,7 +29,6 @@
 #include <axle/shm.h>
 #include <axle/task.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -144,23 +143,6 @@ static progress *progress_map(void)
 
 static void progress_unmap(progress *p) { ck_assert_int_eq(munmap(p, 4096), 0); }
 
-/* Segments under /dev/shm owned (by name) by pid. */
-static int shm_segments_of(pid_t pid)
-{
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "axle.%d.", (int)pid);
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* Reap child pid; its raw wait status. */
 static int reap(pid_t pid)
 {
@@ -185,8 +167,8 @@ static void assert_exited_0(int st)
 
 static void assert_clean(pid_t child)
 {
-    ck_assert_int_eq(shm_segments_of(getpid()), 0);
-    ck_assert_int_eq(shm_segments_of(child), 0);
+    ck_assert_int_eq(axle_test_shm_count(getpid()), 0);
+    ck_assert_int_eq(axle_test_shm_count(child), 0);
 }
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -362,7 +344,7 @@ START_TEST(bcast_writer_killed_mid_copy_leaves_no_partial_record)
     ck_assert_int_eq(axle_bcast_recv_nowait(r, buf, sizeof buf, &n, &missed), -EAGAIN);
     axle_bcast_close(r);
     /* The dead writer owned the segment and could not unlink it: we do, by its exact name. */
-    ck_assert_int_eq(shm_segments_of(pid), 1);
+    ck_assert_int_eq(axle_test_shm_count(pid), 1);
     char name[64];
     snprintf(name, sizeof name, "/axle.%d.bfp", (int)pid);
     ck_assert_int_eq(shm_unlink(name), 0);
@@ -594,7 +576,7 @@ START_TEST(deferred_commits_are_published_when_not_even_a_pad_fits)
     ck_assert_uint_eq(n, 152);
     axle_ring_close(c);
     axle_ring_close(p);
-    ck_assert_int_eq(shm_segments_of(getpid()), 0);
+    ck_assert_int_eq(axle_test_shm_count(getpid()), 0);
 }
 END_TEST
 
@@ -646,7 +628,7 @@ START_TEST(light_flags_follow_who_parks_how)
     axle_ring_close(p);
     ck_assert_uint_eq(flag_at(s, OFF_PRODUCER_LIGHT), 0);
     axle_shm_close(s);
-    ck_assert_int_eq(shm_segments_of(getpid()), 0);
+    ck_assert_int_eq(axle_test_shm_count(getpid()), 0);
 }
 END_TEST
 
@@ -1026,7 +1008,7 @@ START_TEST(random_schedule_of_writes_pauses_cancels_and_kills_keeps_the_sequence
         close(attached[0]);
         bool died = false;
         next = read_round(c, &pl, pid, pg, round, &died);
-        ck_assert_int_eq(shm_segments_of(pid), 0);
+        ck_assert_int_eq(axle_test_shm_count(pid), 0);
         kills += died;
     }
     axle_ring_close(c);
@@ -1034,7 +1016,7 @@ START_TEST(random_schedule_of_writes_pauses_cancels_and_kills_keeps_the_sequence
     fprintf(stderr, "test_shm_fault: property seed %" PRIu64 ": %u rounds, %u ending in a kill\n",
             seed, round, kills);
     ck_assert_uint_gt(round, 0);
-    ck_assert_int_eq(shm_segments_of(getpid()), 0);
+    ck_assert_int_eq(axle_test_shm_count(getpid()), 0);
 }
 END_TEST
 

@@ -18,7 +18,6 @@
 #include <axle/actor.h>
 #include <axle/shm.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -78,54 +77,33 @@ static int private_dev_shm(const char **why)
     return 0;
 }
 
-static int entries_in_dev_shm(void)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
 START_TEST(full_dev_shm_fails_at_creation_with_enospc)
 {
     const char *why = "";
     ck_assert_msg(private_dev_shm(&why) == 0, "%s: %s", why, strerror(errno));
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 
     /* Bigger than the whole tmpfs: refused at creation, nothing left. */
     axle_shm *s = NULL;
     ck_assert_int_eq(axle_shm_create(&s, "big", 1 << 20), -ENOSPC);
     ck_assert_ptr_null(s);
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 
     /* Room for one, then not for a second: the second fails, the first stays whole. */
     axle_shm *a = NULL, *b = NULL;
     ck_assert_int_eq(axle_shm_create(&a, "a", 160 * 1024), 0);
     memset(axle_shm_base(a), 0xa5, axle_shm_size(a)); /* every page is really there */
     ck_assert_int_eq(axle_shm_create(&b, "b", 160 * 1024), -ENOSPC);
-    ck_assert_int_eq(entries_in_dev_shm(), 1);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 1);
     axle_shm_close(a);
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 
     /* A ring too: its creation is a segment's. */
     axle_ring *r = NULL;
     ck_assert_int_eq(axle_ring_create(&r, "ring", 1 << 20, AXLE_RING_PRODUCER), -ENOSPC);
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 }
 END_TEST
-
-static bool exists(pid_t owner, const char *key)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/dev/shm/axle.%d.%s", (int)owner, key);
-    return access(path, F_OK) == 0;
-}
 
 /* A child that creates each of keys and exits without closing them: a dead owner. */
 static pid_t orphan_maker(const char *const *keys, int n)
@@ -156,15 +134,15 @@ START_TEST(reap_removes_dead_owners_segments_that_nobody_maps)
     ck_assert_int_eq(axle_shm_attach(&held, "held", dead), 0); /* mapped by us */
     ck_assert_int_eq(axle_shm_create(&live, "live", 64), 0);
     ck_assert_int_eq(axle_shm_reap(), 1);
-    ck_assert(!exists(dead, "orphan"));
-    ck_assert(exists(dead, "held"));     /* a live process maps it */
-    ck_assert(exists(getpid(), "live")); /* a live owner's stays */
-    axle_shm_close(held);                /* not the owner: no unlink */
+    ck_assert(!axle_test_shm_exists(dead, "orphan"));
+    ck_assert(axle_test_shm_exists(dead, "held"));     /* a live process maps it */
+    ck_assert(axle_test_shm_exists(getpid(), "live")); /* a live owner's stays */
+    axle_shm_close(held);                              /* not the owner: no unlink */
     ck_assert_int_eq(axle_shm_reap(), 1);
-    ck_assert(!exists(dead, "held"));
+    ck_assert(!axle_test_shm_exists(dead, "held"));
     ck_assert_int_eq(axle_shm_reap(), 0);
     axle_shm_close(live);
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 }
 END_TEST
 
@@ -181,10 +159,10 @@ START_TEST(a_root_reaps_dead_trees_segments_at_startup)
     ck_assert_msg(private_dev_shm(&why) == 0, "%s: %s", why, strerror(errno));
     const char *keys[] = {"st.1.p", "st.1.c", "topic"};
     pid_t dead = orphan_maker(keys, 3);
-    ck_assert_int_eq(entries_in_dev_shm(), 3);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 3);
     ck_assert_int_eq(axle_root(&(axle_actor_opts){.name = "reaper"}, root_main, NULL), 0);
-    ck_assert(!exists(dead, "st.1.p"));
-    ck_assert_int_eq(entries_in_dev_shm(), 0);
+    ck_assert(!axle_test_shm_exists(dead, "st.1.p"));
+    ck_assert_int_eq(axle_test_dev_shm_entries(), 0);
 }
 END_TEST
 

@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <axle/shm.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,13 +40,6 @@ enum {
     OFF_READER_PARKED = 196,
     OFF_DATA = 256,
 };
-
-static bool shm_exists(pid_t owner, const char *key)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/dev/shm/axle.%d.%s", (int)owner, key);
-    return access(path, F_OK) == 0;
-}
 
 static uint8_t pattern(uint64_t seq, size_t j) { return (uint8_t)(seq * 31 + j * 7 + 1); }
 
@@ -84,15 +76,15 @@ START_TEST(shm_create_attach_close_unlinks)
     ck_assert_str_eq(axle_shm_name(a), name);
     ck_assert_uint_eq(axle_shm_size(a), 4096);
     ck_assert_int_eq(axle_shm_owner(a), getpid());
-    ck_assert(shm_exists(getpid(), "seg"));
+    ck_assert(axle_test_shm_exists(getpid(), "seg"));
     ck_assert_int_eq(axle_shm_attach(&b, "seg", getpid()), 0);
     ck_assert_uint_eq(axle_shm_size(b), 4096);
     memcpy(axle_shm_base(a), "hello", 6);
     ck_assert_str_eq(axle_shm_base(b), "hello");
     axle_shm_close(b);
-    ck_assert(shm_exists(getpid(), "seg")); /* an attacher never unlinks */
+    ck_assert(axle_test_shm_exists(getpid(), "seg")); /* an attacher never unlinks */
     axle_shm_close(a);
-    ck_assert(!shm_exists(getpid(), "seg"));
+    ck_assert(!axle_test_shm_exists(getpid(), "seg"));
     ck_assert_int_eq(axle_shm_attach(&b, "seg", getpid()), -ENOENT);
     ck_assert_ptr_null(b);
     axle_shm_close(NULL);
@@ -1069,7 +1061,7 @@ START_TEST(ring_fixed_create_validates_and_attach_reads_the_size)
     ck_assert_int_eq(axle_ring_create_fixed(&p, "fx", 256, 0, AXLE_RING_PRODUCER), -EINVAL);
     ck_assert_ptr_null(p);
     ck_assert_int_eq(axle_ring_create_fixed(&p, "fx", 256, 129, AXLE_RING_PRODUCER), -EINVAL);
-    ck_assert(!shm_exists(getpid(), "fx"));
+    ck_assert(!axle_test_shm_exists(getpid(), "fx"));
     fixed_pair_open("fx", 256, 24, &p, &c);
     ck_assert_uint_eq(axle_ring_record_size(p), 24);
     ck_assert_uint_eq(axle_ring_record_size(c), 24);
@@ -1586,25 +1578,13 @@ END_TEST
 
 /* ---- sealed memfd segments ----------------------------------------------- */
 
-static int dev_shm_entries(void)
-{
-    int n = 0;
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
 START_TEST(memfd_segment_travels_over_a_unix_socket)
 {
-    int before = dev_shm_entries();
+    int before = axle_test_dev_shm_entries();
     axle_shm *s;
     ck_assert_int_eq(axle_shm_create_memfd(&s, "feed", 64 * 1024), 0);
     ck_assert_int_ge(axle_shm_fd(s), 0);
-    ck_assert_int_eq(dev_shm_entries(), before); /* nothing named, nothing to unlink */
+    ck_assert_int_eq(axle_test_dev_shm_entries(), before); /* nothing named, nothing to unlink */
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     pid_t pid = fork();
@@ -1632,14 +1612,14 @@ START_TEST(memfd_segment_travels_over_a_unix_socket)
         ck_assert_uint_eq(b[i], 0x5a);
     close(sv[0]);
     axle_shm_close(s);
-    ck_assert_int_eq(dev_shm_entries(), before);
+    ck_assert_int_eq(axle_test_dev_shm_entries(), before);
 }
 END_TEST
 
 /* A fixed ring on a memfd: no name under /dev/shm, the consumer end travels as an fd. */
 START_TEST(ring_on_a_memfd_travels_over_a_unix_socket)
 {
-    int before = dev_shm_entries();
+    int before = axle_test_dev_shm_entries();
     ck_assert_uint_eq(axle_ring_segment_size(4000), 256 + 4096);
     ck_assert_uint_eq(axle_ring_segment_size(0), 0);
     axle_shm *seg, *odd;
@@ -1688,7 +1668,7 @@ START_TEST(ring_on_a_memfd_travels_over_a_unix_socket)
         ck_assert_int_eq(axle_ring_send(p, rec, 24, 10LL * 1000000000), 0);
     }
     ck_assert_int_eq(wait_child(pid), 0);
-    ck_assert_int_eq(dev_shm_entries(), before); /* nothing named */
+    ck_assert_int_eq(axle_test_dev_shm_entries(), before); /* nothing named */
     axle_ring_close(p);
     /* A segment with no ring in it: not yet a ring; one with garbage: corrupt. */
     axle_ring *c;
