@@ -28,11 +28,12 @@
  * word checked once for all of them: per record what is left is the room
  * check against the cached tail, the header and the copy.
  */
-typedef struct batch_arg {
-    const struct iovec *iov; /* the records */
-    int n;                   /* how many */
-    int done;                /* how many were written */
-} batch_arg;
+typedef struct many_arg {
+    const struct iovec *iov; /* a batch's records, or NULL for a burst */
+    unsigned char *recs;     /* a burst's packed array (read-only when sending) */
+    int n;                   /* how many records */
+    int done;                /* how many moved */
+} many_arg;
 
 /*
  * Write as many of a->iov as fit now, in order, and publish them. A record
@@ -42,7 +43,7 @@ typedef struct batch_arg {
  */
 static int batch_send_try(axle_ring *r, void *arg)
 {
-    batch_arg *a = arg;
+    many_arg *a = arg;
     /* Locals, not r->: the copies into the ring may alias the handle as far
      * as the compiler knows, and would reload every field per record. */
     unsigned char *const data = r->data;
@@ -113,36 +114,46 @@ static int batch_send_try(axle_ring *r, void *arg)
     return ok < 0 ? ok : -EAGAIN;
 }
 
+/*
+ * Send a's records with try (batch_send_try or burst_send_try) under the
+ * producer's overrun policy, as axle_ring_send does for one record: BLOCK
+ * waits for the first to fit, ERROR fails when none fits, DRAIN sends
+ * behind what is queued and queues the rest. How many were taken, or an
+ * error when none was.
+ */
+static int send_many(axle_ring *r, try_fn try, many_arg *a, int64_t timeout_ns)
+{
+    int rc;
+    if (r->overrun == AXLE_OVERRUN_DRAIN) {
+        if ((rc = axle_ring_drain(r)) < 0)
+            return rc;
+        if (!r->q_head && (rc = try(r, a)) < 0 && rc != -EAGAIN)
+            return rc;
+        for (int k = a->done; k < a->n; k++) {
+            const void *p = a->iov ? a->iov[k].iov_base : a->recs + (size_t)k * r->fixed;
+            size_t len = a->iov ? a->iov[k].iov_len : r->fixed;
+            if ((rc = axle__ring_send_drain(r, p, len)) < 0)
+                return k > 0 ? k : rc;
+        }
+        return a->n;
+    }
+    rc = try(r, a);
+    if (rc == -EAGAIN) {
+        if (r->overrun == AXLE_OVERRUN_ERROR)
+            return -AXLE_EOVERRUN;
+        rc = axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, try, a, timeout_ns);
+    }
+    return rc < 0 ? rc : a->done;
+}
+
 int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t timeout_ns)
 {
     if (r->role != AXLE_RING_PRODUCER)
         return -EPERM;
     if (r->reserved || n < 0 || (n > 0 && !iov))
         return -EINVAL;
-    if (n == 0)
-        return 0;
-    batch_arg a = {iov, n, 0};
-    int rc;
-    if (r->overrun == AXLE_OVERRUN_DRAIN) {
-        /* Queued records go first; what does not fit now is queued behind them. */
-        if ((rc = axle_ring_drain(r)) < 0)
-            return rc;
-        if (!r->q_head && (rc = batch_send_try(r, &a)) < 0 && rc != -EAGAIN)
-            return rc;
-        for (int k = a.done; k < n; k++) {
-            if ((rc = axle__ring_send_drain(r, iov[k].iov_base, iov[k].iov_len)) < 0)
-                return k > 0 ? k : rc;
-        }
-        return n;
-    }
-    rc = batch_send_try(r, &a);
-    if (rc == -EAGAIN) {
-        if (r->overrun == AXLE_OVERRUN_ERROR)
-            return -AXLE_EOVERRUN;
-        rc = axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, batch_send_try, &a,
-                             timeout_ns);
-    }
-    return rc < 0 ? rc : a.done;
+    many_arg a = {iov, NULL, n, 0};
+    return n == 0 ? 0 : send_many(r, batch_send_try, &a, timeout_ns);
 }
 
 /*
@@ -150,12 +161,6 @@ int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, int64_t t
  * bytes apart). Slots between two ends of the area are contiguous, so
  * when record_size fills its slot a run of records is one memcpy.
  */
-typedef struct burst_arg {
-    unsigned char *recs; /* the array (const on the producer's side) */
-    int n;               /* records in it */
-    int done;            /* how many moved */
-} burst_arg;
-
 /* Copy m records between the ring at pos and the array at recs; in: into the ring. */
 static inline void burst_copy(const axle_ring *r, uint64_t pos, unsigned char *recs, uint64_t m,
                               bool in)
@@ -190,7 +195,7 @@ static inline uint64_t burst_span(const axle_ring *r, uint64_t pos, uint64_t roo
 
 static int burst_send_try(axle_ring *r, void *arg)
 {
-    burst_arg *a = arg;
+    many_arg *a = arg;
     int ok = 1;
     while (a->done < a->n) {
         uint64_t skip,
@@ -220,29 +225,8 @@ int axle_ring_send_burst(axle_ring *r, const void *recs, int n, int64_t timeout_
         return -EPERM;
     if (!r->fixed || r->reserved || n < 0 || (n > 0 && !recs))
         return -EINVAL;
-    if (n == 0)
-        return 0;
-    burst_arg a = {(unsigned char *)recs, n, 0};
-    int rc;
-    if (r->overrun == AXLE_OVERRUN_DRAIN) { /* as axle_ring_send_batch */
-        if ((rc = axle_ring_drain(r)) < 0)
-            return rc;
-        if (!r->q_head && (rc = burst_send_try(r, &a)) < 0 && rc != -EAGAIN)
-            return rc;
-        for (int k = a.done; k < n; k++) {
-            if ((rc = axle__ring_send_drain(r, a.recs + (size_t)k * r->fixed, r->fixed)) < 0)
-                return k > 0 ? k : rc;
-        }
-        return n;
-    }
-    rc = burst_send_try(r, &a);
-    if (rc == -EAGAIN) {
-        if (r->overrun == AXLE_OVERRUN_ERROR)
-            return -AXLE_EOVERRUN;
-        rc = axle__ring_wait(r, &r->hdr->writer_parked, &r->hdr->consumer_pid, burst_send_try, &a,
-                             timeout_ns);
-    }
-    return rc < 0 ? rc : a.done;
+    many_arg a = {NULL, (unsigned char *)recs, n, 0};
+    return n == 0 ? 0 : send_many(r, burst_send_try, &a, timeout_ns);
 }
 
 typedef struct peek_batch_arg {
@@ -371,7 +355,7 @@ int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeo
 
 static int burst_recv_try(axle_ring *r, void *arg)
 {
-    burst_arg *a = arg;
+    many_arg *a = arg;
     while (a->done < a->n) {
         int64_t avail = fetch_head(r);
         if (avail < 0)
@@ -405,7 +389,7 @@ int axle_ring_recv_burst(axle_ring *r, void *recs, int max, int64_t timeout_ns)
         return -EPERM;
     if (!r->fixed || r->peeked || max < 1 || !recs)
         return -EINVAL;
-    burst_arg a = {recs, max, 0};
+    many_arg a = {NULL, recs, max, 0};
     int rc = burst_recv_try(r, &a);
     if (rc == -EAGAIN)
         rc = axle__ring_wait(r, &r->hdr->reader_parked, &r->hdr->producer_pid, burst_recv_try, &a,
