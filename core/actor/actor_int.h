@@ -235,30 +235,4 @@ void axle__topics_end(void);
 /* From the peer's loop: a StreamShm for no context: refuse an offer. */
 void axle__shm_stream_unrouted(struct peer *p, const axle_msg *m);
 
-/* cache.c */
-/* A forked child forgets its parent's shared resources (fork story). */
-void axle__resources_forget(void);
-
-/* context.c */
-/*
- * From the peer's loop, for every message of a context (either side):
- * record an Error at once, queue the message or apply the overrun rules.
- * Returns true when it took m (everything but a StartAck, which stays the
- * call's). Never blocks but to report an overrun to the sender.
- */
-bool axle__ctx_on_msg(struct axle_ctx *c, axle_msg *m);
-/* Set when a delivery filled a context's buffer (the peer's loop then yields). */
-extern bool axle__ctx_full;
-/* The peer is gone: wake the context's reader. */
-void axle__ctx_wake(struct axle_ctx *c);
-/* Child side: acknowledge r's Start as a context, run fn, send its end. Returns 0 or -errno. */
-int axle__ctx_serve(struct rpc *r, axle_ctx_fn fn, const void *args, size_t len);
-
-/* topic.c: write END to every topic this process still publishes. */
-void axle__topics_end(void);
-
-/* shmstream.c */
-/* From the peer's loop: a StreamShm for no context: refuse an offer. */
-void axle__shm_stream_unrouted(struct peer *p, const axle_msg *m);
-
 #endif
