@@ -933,6 +933,9 @@ static void bcast_free(struct bcast *bc)
     axle__error_free(bc->end_err);
     for (struct axle_sub *s = bc->subs; s; s = s->next)
         s->bc = NULL, s->closed = true;
+    /* Subscribers parked for a value wake to -AXLE_ECLOSED; woken waiters
+     * never touch the event again, so it may go with bc. */
+    axle_event_set(&bc->changed);
     free(bc);
 }
 

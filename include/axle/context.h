@@ -342,7 +342,10 @@ AXLE_API axle_stream_transport axle_stream_transport_of(const axle_stream *s);
  * subscriber once it has read everything before it.
  *
  * Lifetime: a subscription is the caller's until axle_sub_close; it stops
- * working (-AXLE_ECLOSED) when its context ends.
+ * working (-AXLE_ECLOSED) when its context ends, and a subscriber waiting
+ * for a value then wakes with -AXLE_ECLOSED. The task reading the stream
+ * for the others must end before the context does (as any task reading
+ * the stream): run subscribers inside the context's body.
  */
 typedef struct axle_sub axle_sub;
 
