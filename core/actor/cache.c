@@ -13,8 +13,9 @@
  *     consistent: the lock is released and the service task, finding no
  *     user once entered, goes straight on to exit);
  *   READY: value valid, users > 0;
- *   CLOSING: the last user left; the service task runs ops->exit. An open
- *     meanwhile waits for it to finish, then enters a fresh instance.
+ *   CLOSING: the last user left (set by its close, at once); the service
+ *     task runs ops->exit. An open meanwhile waits for it to finish, then
+ *     enters a fresh instance.
  * The entry is freed by whoever sees it with no user, no waiter and its
  * service task done.
  */
@@ -117,7 +118,7 @@ static int service(void *arg)
         e->state = READY;
         axle_event_set(&e->entered);
         int rc = 0;
-        while (rc == 0 && (e->users > 0 || e->waiters > 0))
+        while (rc == 0 && e->state == READY && (e->users > 0 || e->waiters > 0))
             rc = axle_event_wait(&e->poke);
         e->state = CLOSING;
         axle_scope_set_shield(&sc, true);
@@ -231,7 +232,14 @@ int axle_resource_close(axle_resource *h)
         poke(e);
         return 0;
     }
-    /* The last user: the service task exits the resource; wait for it, shielded. */
+    /*
+     * The last user: the service task exits the resource; wait for it,
+     * shielded. CLOSING from now on, not once the service task runs: an
+     * open meanwhile must wait for the exit and enter afresh, not take a
+     * cache hit that keeps this close waiting for its user.
+     */
+    if (e->state == READY)
+        e->state = CLOSING;
     e->closers++;
     poke(e);
     axle_scope sc;

@@ -2279,6 +2279,53 @@ START_TEST(final_user_cancelled_still_waits_and_exit_error_wins)
 }
 END_TEST
 
+/* An open that runs between the last close and the exit's start waits for
+ * the exit and enters afresh; the close does not wait for that new user. */
+struct late {
+    struct res *r;
+    axle_event go;
+    struct user u;
+};
+
+static int late_opener(void *arg)
+{
+    struct late *l = arg;
+    axle_event_wait(&l->go);
+    return user_task(&l->u);
+}
+
+static int open_after_last_close_main(void *arg)
+{
+    (void)arg;
+    struct res r = {0};
+    struct late l = {.r = &r, .u = {.r = &r, .key = "k", .hold_ms = 200}};
+    axle_event_init(&l.go);
+    axle_resource *h;
+    void *v;
+    ck_assert_int_eq(axle_resource_open("k", &RES_OPS, &r, &h, &v, NULL), 0);
+    axle_nursery *n;
+    ck_assert_int_eq(axle_nursery_open(&n), 0);
+    ck_assert_int_eq(axle_nursery_start_soon(n, late_opener, &l, NULL), 0);
+    ck_assert_int_eq(axle_sleep(10 * MS), 0); /* the opener waits for go */
+    axle_event_set(&l.go);                    /* it runs before the service task the close wakes */
+    int64_t t0 = axle_now();
+    ck_assert_int_eq(axle_resource_close(h), 0);
+    ck_assert_int_lt(axle_now() - t0, 150 * MS); /* not the new user's 200 ms hold */
+    ck_assert_int_eq(r.exited, 1);
+    ck_assert_int_eq(axle_nursery_close(n, 0), 0);
+    ck_assert_int_eq(l.u.rc, 0);
+    ck_assert_int_eq(l.u.hit, 0); /* a fresh instance, not the one being closed */
+    ck_assert_int_eq(r.entered, 2);
+    ck_assert_int_eq(r.exited, 2);
+    return 0;
+}
+
+START_TEST(open_between_last_close_and_exit_enters_afresh)
+{
+    ck_assert_int_eq(root_run(open_after_last_close_main, NULL), 0);
+}
+END_TEST
+
 /* The first (entering) user is cancelled mid-enter; the next one never hangs. */
 static int fast_cancel_main(void *arg)
 {
@@ -2676,11 +2723,11 @@ int main(int argc, char **argv)
     ADD_CASE(s, "broadcast", 30, stream_fan_out_to_local_subscriptions,
              consumer_and_parent_maybe_lag, consumer_and_parent_maybe_lag_parent_slower,
              no_raise_on_lag, first_recver_is_cancelled_and_subscribe_errors_after_close);
-    ADD_CASE(s, "resources", 30, resource_only_entered_once, last_user_waits_for_resource_exit,
-             resource_exit_error_reaches_the_final_user,
-             final_user_cancelled_still_waits_and_exit_error_wins,
-             lock_not_corrupted_on_fast_cancel, resource_reentry_during_teardown,
-             per_key_resource_lifecycle);
+    ADD_CASE(
+        s, "resources", 30, resource_only_entered_once, last_user_waits_for_resource_exit,
+        open_between_last_close_and_exit_enters_afresh, resource_exit_error_reaches_the_final_user,
+        final_user_cancelled_still_waits_and_exit_error_wins, lock_not_corrupted_on_fast_cancel,
+        resource_reentry_during_teardown, per_key_resource_lifecycle);
     ADD_CASE(s, "shared_stream", 30, open_local_sub_to_stream,
              service_cancellation_completes_resource_exit,
              gather_contexts_in_input_order_all_or_none);
