@@ -40,7 +40,8 @@ int axle__fd_send(int sock, const void *rec, size_t len, int fd)
 /*
  * Receive one record of exactly len bytes and at most one fd (CLOEXEC),
  * *fd = -1 when none came. Returns len, 0 on EOF, or -errno (-EPROTO for a
- * record of the wrong size or a truncated control message).
+ * record of the wrong size, more than one fd or a truncated control
+ * message; every fd that came is closed then).
  */
 ssize_t axle__fd_recv(int sock, void *rec, size_t len, int *fd)
 {
@@ -58,13 +59,24 @@ ssize_t axle__fd_recv(int sock, void *rec, size_t len, int *fd)
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    if (n == 0)
+    /* Every fd that arrived is ours to close: keep one only if exactly one came. */
+    int nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++, nfds++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if (n == 0 && nfds == 0)
         return 0;
-    if ((size_t)n != len || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if ((size_t)n != len || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
         if (*fd >= 0)
             close(*fd);
         *fd = -1;

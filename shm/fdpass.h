@@ -16,7 +16,8 @@ int axle__fd_send(int sock, const void *rec, size_t len, int fd);
 /*
  * Receive one record of exactly len bytes and at most one fd (CLOEXEC),
  * *fd = -1 when none came. Returns len, 0 on EOF, or -errno (-EPROTO for a
- * record of the wrong size or a truncated control message; its fd closed).
+ * record of the wrong size, more than one fd or a truncated control
+ * message; every fd that came is closed then).
  */
 ssize_t axle__fd_recv(int sock, void *rec, size_t len, int *fd);
 

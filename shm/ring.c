@@ -132,22 +132,21 @@ axle__ring_hdr *axle__ring_hdr_of(axle_ring *r) { return r->hdr; }
 axle_ring_role axle__ring_role_of(const axle_ring *r) { return r->role; }
 static void go_fenced(axle_ring *r);
 
+/* ring_evfd.c's way to the handle's event fd (no side effect). */
+struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r) { return &r->evfd; }
+
 /*
- * ring_evfd.c reaches the handle's event fd through here, first of all when
- * it starts its helper thread; that helper parks on reader_parked with a
- * plain full fence, not the heavy barrier, so from then on the producer
- * must fence its wakes: the consumer end stops being light for good (the
- * flag cleared, then a heavy barrier, so that no wake in flight misses it).
- * Not at close (which stops the helper through here too).
+ * Before ring_evfd.c starts its helper thread: that helper parks on
+ * reader_parked with a plain full fence, not the heavy barrier, so from
+ * then on the producer must fence its wakes: the consumer end stops being
+ * light for good (the flag cleared, then a heavy barrier, so that no wake
+ * in flight misses it).
  */
-struct axle__ring_evfd **axle__ring_evfd_slot(axle_ring *r)
+void axle__ring_fence_for_good(axle_ring *r)
 {
-    if (r->role == AXLE_RING_CONSUMER && !r->closing && !r->never_light) {
-        r->never_light = true;
-        if (r->light_park)
-            go_fenced(r);
-    }
-    return &r->evfd;
+    r->never_light = true;
+    if (r->light_park)
+        go_fenced(r);
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -391,7 +390,6 @@ void axle_ring_close(axle_ring *r)
 {
     if (!r)
         return;
-    r->closing = true;
     axle__ring_evfd_stop(r);
     if (r->role == AXLE_RING_PRODUCER)
         axle_ring_drain(r); /* what still does not fit is dropped: see the header */
@@ -767,6 +765,13 @@ int axle__ring_send_drain(axle_ring *r, const void *data, size_t len)
         if (rc != -EAGAIN)
             return rc;
     }
+    return axle__ring_queue(r, data, len);
+}
+
+int axle__ring_queue(axle_ring *r, const void *data, size_t len)
+{
+    if (!len_fits(r, len))
+        return -EMSGSIZE; /* queued, it would fail every later drain */
     if (r->q_bytes + len > r->q_max)
         return -AXLE_EOVERRUN; /* the bound: nothing lost silently */
     struct queued *q = malloc(sizeof *q + len);
@@ -825,8 +830,13 @@ int axle_ring_send_nowait(axle_ring *r, const void *data, size_t len)
 static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *arg)
 {
     (void)arg;
-    if (r->peeked)
+    if (r->peeked) {
+        if (r->peek_count > 1) { /* after peek_batch: just the first record from now on */
+            r->peeked = r->fixed ? r->slot : align8(sizeof(axle__ring_rec) + r->peek_len);
+            r->peek_count = 1;
+        }
         return 0;
+    }
     for (;;) {
         int64_t avail = fetch_head(r);
         if (avail < 0)

@@ -104,11 +104,13 @@ static int batch_send_try(axle_ring *r, void *arg)
         }
     }
     r->head = head;
-    AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
+    if (k > 0) {
+        AXLE__SHM_FAULT(AXLE__FP_BEFORE_COMMIT);
+        count_records(r, (uint32_t)k);
+    }
     if (r->pub_head != head)
         publish_head(r); /* this batch, a PAD, and commits deferred before it */
     a->done = k;
-    count_records(r, (uint32_t)k);
     if (k > 0)
         return 0;
     return ok < 0 ? ok : -EAGAIN;
@@ -129,10 +131,10 @@ static int send_many(axle_ring *r, try_fn try, many_arg *a, int64_t timeout_ns)
             return rc;
         if (!r->q_head && (rc = try(r, a)) < 0 && rc != -EAGAIN)
             return rc;
-        for (int k = a->done; k < a->n; k++) {
+        for (int k = a->done; k < a->n; k++) { /* behind the first that did not fit */
             const void *p = a->iov ? a->iov[k].iov_base : a->recs + (size_t)k * r->fixed;
             size_t len = a->iov ? a->iov[k].iov_len : r->fixed;
-            if ((rc = axle__ring_send_drain(r, p, len)) < 0)
+            if ((rc = axle__ring_queue(r, p, len)) < 0)
                 return k > 0 ? k : rc;
         }
         return a->n;
@@ -356,19 +358,21 @@ int axle_ring_peek_batch(axle_ring *r, struct iovec *out, int max, int64_t timeo
 static int burst_recv_try(axle_ring *r, void *arg)
 {
     many_arg *a = arg;
+    int bad = 0;
     while (a->done < a->n) {
         int64_t avail = fetch_head(r);
-        if (avail < 0)
-            return a->done > 0 ? 0 : (int)avail;
-        uint64_t pos = r->tail & r->mask, skip = skip_at(r, pos);
-        if (avail == 0)
+        if (avail <= 0) {
+            bad = (int)avail; /* 0: empty */
             break;
+        }
+        uint64_t pos = r->tail & r->mask, skip = skip_at(r, pos);
         if ((uint64_t)avail < skip + r->slot) {
             if ((uint64_t)avail == skip) { /* only a skip: step over it */
                 r->tail += skip;
                 continue;
             }
-            return a->done > 0 ? 0 : -AXLE_ESHMCORRUPT; /* head inside a slot */
+            bad = -AXLE_ESHMCORRUPT; /* head inside a slot */
+            break;
         }
         uint64_t m = burst_span(r, pos, (uint64_t)avail, &skip);
         if (m > (uint64_t)(a->n - a->done))
@@ -379,8 +383,8 @@ static int burst_recv_try(axle_ring *r, void *arg)
         count_records(r, (uint32_t)m);
     }
     if (r->pub_tail != r->tail)
-        publish_tail(r);
-    return a->done > 0 ? 0 : -EAGAIN;
+        publish_tail(r); /* what was taken, also when a bad head ends the burst */
+    return a->done > 0 ? 0 : bad < 0 ? bad : -EAGAIN;
 }
 
 int axle_ring_recv_burst(axle_ring *r, void *recs, int max, int64_t timeout_ns)

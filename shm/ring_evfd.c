@@ -98,6 +98,7 @@ int axle_ring_event_fd(axle_ring *r)
         return rc;
     }
     e->armed = 1;
+    axle__ring_fence_for_good(r);
     int rc = -pthread_create(&e->thread, NULL, helper, e);
     if (rc < 0) {
         close(e->fd);

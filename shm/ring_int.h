@@ -41,7 +41,6 @@ struct axle_ring {
     bool light;          /* this process takes membarrier IPIs: it may wake a light peer unfenced */
     bool light_park;     /* this end parks with membarrier (its light flag in the header is 1) */
     bool never_light;    /* an event fd helper parks for this end: never light again */
-    bool closing;        /* axle_ring_close is under way (see axle__ring_evfd_slot) */
     uint32_t since_park; /* records this end committed or released since it last parked */
     uint32_t *own_light; /* this end's light flag in the header */
     const uint32_t *peer_light; /* the other end's */
@@ -101,6 +100,9 @@ static inline void count_records(axle_ring *r, uint32_t n)
  */
 static inline void wake_peer(const axle_ring *r, uint32_t *word)
 {
+    /* The flag is read after the cursor store in program order, which the
+     * light-wake argument needs (a relaxed load may otherwise move up). */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (r->light && __atomic_load_n(r->peer_light, __ATOMIC_RELAXED))
         __atomic_signal_fence(__ATOMIC_SEQ_CST); /* compiler only; the peer's membarrier */
     else
@@ -121,6 +123,8 @@ int axle__ring_wait(axle_ring *r, uint32_t *word, const int32_t *peer, try_fn tr
 
 /* The drain policy's send: keep order, queue what does not fit, bounded. ring.c. */
 int axle__ring_send_drain(axle_ring *r, const void *data, size_t len);
+/* Append one record to the drain queue (-EMSGSIZE if no record could carry it; bounded). */
+int axle__ring_queue(axle_ring *r, const void *data, size_t len);
 
 /* --------------------------------------------------------------- producer */
 

@@ -434,9 +434,11 @@ AXLE_API int axle_ring_send_batch(axle_ring *r, const struct iovec *iov, int n, 
  * length. It waits (timeout_ns as for axle_ring_peek) only until there is
  * one, then returns every record already published, up to max.
  * axle_ring_release (or _deferred) then consumes all of them at once, with
- * one cursor store; until then the producer cannot overwrite them, and
- * axle_ring_peek returns the first. Calling it again before the release
- * starts over from the oldest record.
+ * one cursor store; until then the producer cannot overwrite them.
+ * axle_ring_peek or axle_ring_recv before that release narrows the peek to
+ * the first record (a release then consumes that one only, and a recv
+ * copies and consumes it). Calling it again before the release starts
+ * over from the oldest record.
  *   out: borrows; max >= 1 entries; each iov_base points into the ring,
  *        valid until release or close.
  * Returns: the number of records, 1..max.

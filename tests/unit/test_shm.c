@@ -1026,6 +1026,60 @@ static int send_batches(axle_ring *p)
     return 0;
 }
 
+/* A record too long for any ring, behind queued ones, is refused, not queued to jam the drain. */
+START_TEST(ring_drain_queue_never_takes_a_record_no_ring_can_carry)
+{
+    axle_ring *p, *c;
+    pair_open("vecjam", 256, &p, &c);
+    ck_assert_int_eq(axle_ring_set_overrun(p, AXLE_OVERRUN_DRAIN, 1 << 20), 0);
+    uint64_t x = 1;
+    uint8_t big[300] = {0};
+    struct iovec v[20];
+    for (int i = 0; i < 20; i++)
+        v[i] = (struct iovec){&x, 8};
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 20, 0), 20); /* 16 in, 4 queued */
+    struct iovec mixed[3] = {{&x, 8}, {big, sizeof big}, {&x, 8}};
+    ck_assert_int_eq(axle_ring_send_batch(p, mixed, 3, 0), 1); /* ends before the long one */
+    ck_assert_uint_eq(axle_ring_queued(p), 5);
+    int got = 0;
+    while (axle_ring_queued(p) || got < 21) {
+        struct iovec out[8];
+        int m = axle_ring_peek_batch(c, out, 8, 0);
+        ck_assert_int_ge(m, 1);
+        got += m;
+        ck_assert_int_eq(axle_ring_release(c), 0);
+        ck_assert_int_ge(axle_ring_drain(p), 0); /* never -EMSGSIZE */
+    }
+    ck_assert_int_eq(got, 21);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
+/* A recv after peek_batch takes the first record only; the rest stay. */
+START_TEST(ring_recv_after_peek_batch_takes_one_record)
+{
+    axle_ring *p, *c;
+    pair_open("vecrecv", 256, &p, &c);
+    uint64_t a = 1, b = 2, d = 3;
+    struct iovec v[3] = {{&a, 8}, {&b, 8}, {&d, 8}};
+    ck_assert_int_eq(axle_ring_send_batch(p, v, 3, 0), 3);
+    struct iovec out[3];
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 3, 0), 3);
+    uint64_t got;
+    size_t len;
+    ck_assert_int_eq(axle_ring_recv_nowait(c, &got, sizeof got, &len), 0);
+    ck_assert_uint_eq(got, 1);
+    ck_assert_int_eq(axle_ring_recv_nowait(c, &got, sizeof got, &len), 0);
+    ck_assert_uint_eq(got, 2);
+    ck_assert_int_eq(axle_ring_peek_batch(c, out, 3, 0), 1);
+    ck_assert_mem_eq(out[0].iov_base, &d, 8);
+    ck_assert_int_eq(axle_ring_release(c), 0);
+    axle_ring_close(c);
+    axle_ring_close(p);
+}
+END_TEST
+
 /* Another process sends in batches through a small ring: both sides wait and park. */
 START_TEST(ring_batches_cross_process_have_no_gap_or_duplicate)
 {
@@ -1684,6 +1738,39 @@ START_TEST(ring_on_a_memfd_travels_over_a_unix_socket)
 }
 END_TEST
 
+/* Two fds in one message: refused, and neither is left open here. */
+START_TEST(memfd_recv_closes_every_fd_of_a_message_with_two)
+{
+    int sv[2], p1[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(pipe(p1), 0);
+    int fds[2] = {p1[0], p1[1]};
+    char byte = 'm';
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof fds)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    ck_assert_int_eq(sendmsg(sv[0], &mh, 0), 1);
+    close(p1[0]);
+    close(p1[1]);
+    int before = axle_test_fd_count();
+    axle_shm *s = NULL;
+    ck_assert_int_eq(axle_shm_recv_fd(sv[1], &s), -EPROTO);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(axle_test_fd_count(), before);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 START_TEST(memfd_attach_refuses_what_could_change_size)
 {
     /* An unsealed memfd, and a memfd of size 0: refused. */
@@ -1721,6 +1808,7 @@ static Suite *shm_suite(void)
              shm_bad_key_is_einval);
     ADD_CASE(s, "ring_event_fd", 10, ring_event_fd_signals_records_and_rearms);
     ADD_CASE(s, "memfd", 10, memfd_segment_travels_over_a_unix_socket,
+             memfd_recv_closes_every_fd_of_a_message_with_two,
              ring_on_a_memfd_travels_over_a_unix_socket,
              memfd_attach_refuses_what_could_change_size);
     ADD_CASE(s, "ring", 10, ring_layout_is_frozen, ring_round_trip_varied_sizes,
@@ -1738,7 +1826,9 @@ static Suite *shm_suite(void)
              ring_batches_move_every_record_in_order_across_wraps,
              ring_send_batch_takes_what_fits_and_reports_errors_exactly,
              ring_send_batch_under_drain_keeps_order,
-             ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next);
+             ring_peek_batch_stops_before_a_corrupt_record_and_reports_it_next,
+             ring_drain_queue_never_takes_a_record_no_ring_can_carry,
+             ring_recv_after_peek_batch_takes_one_record);
     ADD_CASE(s, "ring_fixed", 10, ring_fixed_create_validates_and_attach_reads_the_size,
              ring_fixed_records_round_trip_through_every_call_across_wraps,
              ring_fixed_bursts_take_what_fits_and_report_errors_exactly,
