@@ -229,8 +229,9 @@ static int conn_send(axle_conn *c, const Axle__Envelope *env, bool buffered)
             wrote = true;
         } else if ((rc = append_frame(c, &copy)) == 0 && c->slen >= OBUF_FLUSH) {
             wrote = true;
-            if (flush_pending(c) == -ECANCELED)
-                rc = 0; /* queued; a later send or flush writes it */
+            int f = flush_pending(c);
+            if (f != -ECANCELED) /* cancelled: queued, a later send or flush writes it */
+                rc = f;
         }
     }
     axle_lock_release(&c->send_lock);

@@ -847,6 +847,16 @@ static int peer_gone_main(void *arg)
     axle_event_init(&h.done);
     ck_assert_int_eq(axle_conn_connect(&c, &b[0], &co), 0);
     ck_assert_int_eq(axle_event_wait(&h.done), 0);
+    /* Buffered sends to the peer that left: the send whose 64 KiB flush
+     * fails reports it (it had frames queued), not only a later call. */
+    int brc = 0;
+    size_t queued = 0;
+    for (int i = 0; i < 100000 && brc == 0; i++) {
+        queued = axle_conn_pending(c);
+        brc = axle_conn_send_buffered(c, &env);
+    }
+    ck_assert_int_eq(brc, -AXLE_ETRANSPORT);
+    ck_assert_uint_gt(queued, 0);
     axle_conn_close(c);
     ck_assert_int_eq(axle_checkpoint(), 0);
     ck_assert_int_eq(close_wait_count(port), 0);
