@@ -71,6 +71,7 @@ struct shm_plane {
     unsigned rx_run, tx_run;    /* ring operations since the last yield */
     bool draining;              /* a drainer task pushes DRAIN's queue: */
     axle_scope *drainer;        /*   its scope, to cancel it */
+    bool drain_stop;            /*   stopped before it ran: it must not start waiting */
     axle_event drained;         /*   set when it has ended */
 };
 

@@ -111,12 +111,14 @@ static bool channel_local(const struct peer *p)
 
 /* ---- the offer and its answer -------------------------------------------------------------- */
 
-static int send_shm(struct peer *p, const Axle__StreamShm *m)
+/* buffered: answers go out from the peer's message loop, which must not
+ * wait on the socket; the runtime's flusher writes them when it yields. */
+static int send_shm(struct peer *p, const Axle__StreamShm *m, bool buffered)
 {
     Axle__Envelope env = AXLE__ENVELOPE__INIT;
     env.msg_case = AXLE__ENVELOPE__MSG_STREAM_SHM;
     env.stream_shm = (Axle__StreamShm *)m;
-    return axle__peer_send(p, &env);
+    return buffered ? axle__peer_send_buffered(p, &env) : axle__peer_send(p, &env);
 }
 
 /* Wake the context's owner (parked reading, or waiting for our offer's answer). */
@@ -136,7 +138,7 @@ static void answer(struct peer *p, uint64_t cid, int code, const char *why)
     a.ack = true;
     a.code = code;
     a.message = (char *)why;
-    if (send_shm(p, &a) < 0)
+    if (send_shm(p, &a, true) < 0)
         axle_error_clear(); /* the peer is gone: its open fails on that */
 }
 
@@ -161,10 +163,6 @@ static void on_offer(axle_ctx *c, const Axle__StreamShm *o)
                  o->owner, axle_strerror(rc));
         axle_error_clear();
     } else {
-        /* Both ends are mapped once we answer: the name has no more use. */
-        char name[AXLE_SHM_KEY_MAX + 32];
-        snprintf(name, sizeof name, "/axle.%d.%s", o->owner, o->key);
-        shm_unlink(name);
         wake_waiter(c); /* a reader parked on the channel alone reads the ring now */
     }
     if (rc < 0)
@@ -204,6 +202,10 @@ static int offer_abort(axle_task *t, void *data)
 }
 
 /* Offer r to the peer and wait for the answer. Returns 0, or why not. */
+/* How long an offer waits for its answer: a round trip, unless the peer
+ * drops StreamShm frames (a build without them) and never answers. */
+#define OFFER_WAIT_NS (5 * 1000 * 1000 * 1000LL)
+
 static int offer(axle_ctx *c, axle_ring *r, const char *key)
 {
     Axle__StreamShm o = AXLE__STREAM_SHM__INIT;
@@ -214,7 +216,9 @@ static int offer(axle_ctx *c, axle_ring *r, const char *key)
     o.boot_id.len = strlen(host_id());
     c->shm.offering = true;
     c->shm.answered = false;
-    int rc = send_shm(c->peer, &o);
+    int rc = send_shm(c->peer, &o, false);
+    axle_scope sc;
+    axle_fail_after(&sc, OFFER_WAIT_NS);
     while (rc == 0 && !c->shm.answered) {
         if (c->peer->gone) {
             char who[96];
@@ -226,11 +230,15 @@ static int offer(axle_ctx *c, axle_ring *r, const char *key)
         rc = axle__park(offer_abort, c);
         c->waiter = NULL;
     }
+    if ((rc = axle_scope_close(&sc, rc)) == -ETIMEDOUT)
+        rc = AXLE_SET_ERR(-ETIMEDOUT, "%s did not answer the shm offer within %lld ms",
+                          c->peer_uid.name, OFFER_WAIT_NS / 1000000);
     c->shm.offering = false;
     if (rc == 0 && c->shm.answer < 0)
         rc = AXLE_SET_ERR(c->shm.answer, "shm stream refused by %s: %s", c->peer_uid.name,
                           c->shm.why);
-    (void)r;
+    if (rc == 0) /* both ends are mapped: the name has no more use (ours to unlink) */
+        shm_unlink(axle_shm_name(axle_ring_segment(r)));
     return rc;
 }
 
@@ -356,7 +364,7 @@ static int drainer(void *arg)
     axle_scope sc;
     axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
     c->shm.drainer = &sc;
-    int rc = axle_ring_drain_wait(c->shm.out, -1);
+    int rc = c->shm.drain_stop ? 0 : axle_ring_drain_wait(c->shm.out, -1);
     c->shm.drainer = NULL;
     rc = axle_scope_close(&sc, rc);
     if (rc < 0 && rc != -ECANCELED)
@@ -373,6 +381,7 @@ static void drainer_start(axle_ctx *c)
     if (c->shm.draining || !axle_ring_queued(c->shm.out))
         return;
     axle_event_init(&c->shm.drained);
+    c->shm.drain_stop = false;
     axle_task_opts o = {.name = "stream-drainer"};
     if (axle_nursery_start_soon(A.rt, drainer, c, &o) == 0)
         c->shm.draining = true;
@@ -385,6 +394,7 @@ static void drainer_stop(axle_ctx *c)
 {
     if (!c->shm.draining)
         return;
+    c->shm.drain_stop = true; /* it may not have run yet: then it must not start */
     if (c->shm.drainer)
         axle_scope_cancel(c->shm.drainer);
     axle_scope sh;
