@@ -4,8 +4,12 @@
  *
  * Finding the publisher. The ring's segment is axle.<pid>.topic.<key>; a
  * subscriber scans /dev/shm for that suffix and takes the one whose pid is
- * alive (a dead publisher's name may linger until it is reaped). The
- * publisher refuses a key a live process publishes already.
+ * alive, per a pidfd, so an unreaped zombie is dead (a dead publisher's
+ * name may linger until it is reaped). The publisher refuses a key a live
+ * process publishes already; two that start at once may both get it (the
+ * check and the create are not one step). A subscriber keeps a pidfd of
+ * its publisher: the ring's blocking recv notices a dead writer itself,
+ * recv_nowait looks at the pidfd when it finds nothing.
  *
  * Framing. Every record ends with one tag byte: DATA, or END, which the
  * publisher's close writes last (and its actor's exit, for a publisher
@@ -26,16 +30,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TOPIC_KEY_MAX 64
 #define CAPACITY_DEFAULT ((size_t)1 << 20)
-#define FIND_POLL_NS (5 * 1000 * 1000LL) /* how often subscribe looks for a publisher */
-#define RUN_MAX 64                       /* records between yields */
+#define FIND_POLL_NS (5 * 1000 * 1000LL)    /* how often subscribe looks for a publisher */
+#define RUN_MAX 64                          /* records between yields */
+#define DEATH_CHECK_NS (10 * 1000 * 1000LL) /* how often an empty recv_nowait looks for it */
 
 enum { TAG_DATA = 0, TAG_END = 1 };
 
@@ -47,6 +54,9 @@ struct axle_topic {
     int end;                     /* a subscriber: 0, or what every later recv returns */
     unsigned run;                /* records since the last yield */
     uint8_t *scratch;            /* the publisher's record: payload + tag */
+    axle_buf discard;            /* a subscriber's record when the caller wants none */
+    int pub_fd;                  /* a subscriber: a pidfd of the publisher, or -1 */
+    int64_t death_checked;       /* a subscriber: when recv_nowait last looked at pub_fd */
     struct axle_topic *next_pub; /* open publishers of this process */
 };
 
@@ -69,6 +79,24 @@ static int check_key(const char *key)
     return 0;
 }
 
+/* Whether the process behind pidfd fd has exited (a zombie has). */
+static bool exited(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+/* Whether pid runs: a zombie (exited, not reaped yet) does not. */
+static bool alive(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno != ESRCH && (kill(pid, 0) == 0 || errno == EPERM);
+    bool ok = !exited(fd);
+    close(fd);
+    return ok;
+}
+
 /* A live process publishing key on this host, or 0. */
 static pid_t find_publisher(const char *key)
 {
@@ -86,7 +114,7 @@ static pid_t find_publisher(const char *key)
         long pid = strtol(n + 5, &end, 10);
         if (end == n + 5 || pid <= 0 || strcmp(end, suffix) != 0 || strlen(end) != sl)
             continue;
-        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+        if (alive((pid_t)pid))
             found = (pid_t)pid;
     }
     if (d)
@@ -101,6 +129,7 @@ static axle_topic *topic_new(pid_t pid, bool publisher)
         return NULL;
     t->publisher = publisher;
     t->pub_pid = pid;
+    t->pub_fd = publisher ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
     return t;
 }
 
@@ -218,17 +247,21 @@ static int again(axle_topic *t)
 /* One try (timeout 0) or one wait (< 0: forever) for the next record, tag and all. */
 static int take(axle_topic *t, axle_buf *out, uint64_t *missed, bool nowait)
 {
-    size_t max = axle_bcast_max_record(t->b);
-    if (out->cap < max) {
-        uint8_t *d = realloc(out->data, max);
-        if (!d)
-            return AXLE_SET_ERR(-ENOMEM, "axle_topic_recv: no memory for a %zu-byte record", max);
-        out->data = d;
-        out->cap = max;
-    }
     size_t len = 0;
-    int rc = nowait ? axle_bcast_recv_nowait(t->b, out->data, out->cap, &len, missed)
+    int rc;
+    for (;;) {
+        rc = nowait ? axle_bcast_recv_nowait(t->b, out->data, out->cap, &len, missed)
                     : axle_bcast_recv(t->b, out->data, out->cap, &len, missed, -1);
+        if (rc != -EMSGSIZE)
+            break;
+        /* Longer than out holds: it stays unread; make room, take it. */
+        uint8_t *d = realloc(out->data, len);
+        if (!d)
+            return AXLE_SET_ERR(-ENOMEM, "axle_topic_recv: no memory for a %zu-byte record", len);
+        out->data = d;
+        out->cap = len;
+        nowait = true; /* it is there */
+    }
     if (rc == 0 && len == 0)
         return AXLE_SET_ERR(-AXLE_ESHMCORRUPT, "topic ring of pid %d: a record without its tag",
                             (int)t->pub_pid);
@@ -253,11 +286,15 @@ static int recv_impl(axle_topic *t, axle_buf *out, uint64_t *missed, bool nowait
         if (rc < 0)
             return rc;
     }
-    axle_buf tmp = {0};
-    int rc = take(t, out ? out : &tmp, missed, nowait);
-    axle_buf_free(&tmp);
+    int rc = take(t, out ? out : &t->discard, missed, nowait);
     if (rc == -EOWNERDEAD)
         t->end = -AXLE_ETRANSPORT;
+    if (rc == -EAGAIN && t->pub_fd >= 0 && axle_now() - t->death_checked >= DEATH_CHECK_NS) {
+        /* The ring's blocking recv notices a dead writer; a poll must look itself. */
+        t->death_checked = axle_now();
+        if (exited(t->pub_fd) && (rc = take(t, out ? out : &t->discard, missed, true)) == -EAGAIN)
+            t->end = -AXLE_ETRANSPORT; /* everything it wrote has been taken */
+    }
     if (t->end)
         return again(t);
     return rc;
@@ -289,6 +326,9 @@ void axle_topic_close(axle_topic *t)
             }
     }
     axle_bcast_close(t->b); /* the publisher's also unlinks the name */
+    if (t->pub_fd >= 0)
+        close(t->pub_fd);
+    axle_buf_free(&t->discard);
     free(t->scratch);
     free(t);
 }

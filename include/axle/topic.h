@@ -84,7 +84,9 @@ AXLE_API int axle_topic_send(axle_topic *t, const void *data, size_t len);
  */
 AXLE_API int axle_topic_recv(axle_topic *t, axle_buf *out, uint64_t *missed);
 
-/* The same without waiting: -EAGAIN when nothing new is there. Checkpoint: no. */
+/* The same without waiting: -EAGAIN when nothing new is there (a dead
+ * publisher is noticed within 10 ms of polling, after its last record, as
+ * -AXLE_ETRANSPORT). Checkpoint: no. */
 AXLE_API int axle_topic_recv_nowait(axle_topic *t, axle_buf *out, uint64_t *missed);
 
 /* The largest record, in bytes. */

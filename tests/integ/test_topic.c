@@ -92,7 +92,7 @@ AXLE_EXPORT_CTX("t.subscribe", t_subscribe)
 /*
  * Publish a.key, say started, publish 5 records once the parent's stream
  * says "go", then: mode 0 close it; mode 1 leave it open (the actor's end
- * closes it); mode 2 die by SIGKILL.
+ * closes it); modes 2 and 3 die by SIGKILL.
  */
 struct pub_args {
     char key[32];
@@ -120,7 +120,7 @@ static int t_publish(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
         rc = axle_stream_recv(st, NULL); /* go */
     for (int64_t i = 0; rc == 0 && i < 5; i++)
         rc = axle_topic_send(t, &i, sizeof i);
-    if (a.mode == 2)
+    if (a.mode >= 2)
         raise(SIGKILL);
     if (a.mode == 1)
         left_open = t;
@@ -266,8 +266,9 @@ END_TEST
 
 /*
  * A child publishes 5 records (mode: 0 closes, 1 leaves it open and is
- * then cancelled, 2 dies by SIGKILL); the root subscribes and reads them,
- * then the end: -AXLE_EEOC for 0 and 1, -AXLE_ETRANSPORT for 2.
+ * then cancelled, 2 and 3 die by SIGKILL); the root subscribes and reads
+ * them, then the end: -AXLE_EEOC for 0 and 1, -AXLE_ETRANSPORT for 2 (a
+ * blocking recv) and 3 (recv_nowait polling).
  */
 static int publisher_end_main(void *arg)
 {
@@ -294,11 +295,17 @@ static int publisher_end_main(void *arg)
         ck_assert_int_eq(*(int64_t *)b.data, i);
     }
     int rc;
-    if (mode == 2) {
+    if (mode >= 2) {
         /* Shielded: the nursery notices the death too and cancels this body. */
         axle_scope sh;
         axle_scope_open(&sh, axle_now() + 5000 * MS, AXLE_SCOPE_SHIELD);
-        ck_assert_int_eq(axle_topic_recv(t, &b, NULL), -AXLE_ETRANSPORT);
+        if (mode == 2) {
+            ck_assert_int_eq(axle_topic_recv(t, &b, NULL), -AXLE_ETRANSPORT);
+        } else {
+            while ((rc = axle_topic_recv_nowait(t, &b, NULL)) == -EAGAIN)
+                ck_assert_int_eq(axle_sleep(1 * MS), 0);
+            ck_assert_int_eq(rc, -AXLE_ETRANSPORT);
+        }
         ck_assert_int_eq(axle_scope_close(&sh, 0), 0);
         rc = axle_ctx_close(ctx, 0);
         ck_assert_msg(rc == -AXLE_ETRANSPORT || rc == -ECANCELED, "close: %s", axle_errname(rc));
@@ -312,7 +319,7 @@ static int publisher_end_main(void *arg)
         axle_actor_nursery_cancel(an);
         ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
     }
-    ck_assert_int_eq(axle_topic_recv(t, &b, NULL), mode == 2 ? -AXLE_ETRANSPORT : -AXLE_EEOC);
+    ck_assert_int_eq(axle_topic_recv(t, &b, NULL), mode >= 2 ? -AXLE_ETRANSPORT : -AXLE_EEOC);
     axle_topic_close(t);
     axle_buf_free(&b);
     ck_assert_int_eq(axle_test_shm_count(child), 0);
@@ -384,7 +391,7 @@ int main(int argc, char **argv)
     TCase *tc = axle_test_tcase("topic", 30);
     tcase_add_test(tc, topic_fans_out_to_subscriber_actors);
     tcase_add_test(tc, lagging_subscriber_is_told_what_it_missed);
-    tcase_add_loop_test(tc, the_publishers_end_reaches_subscribers, 0, 3);
+    tcase_add_loop_test(tc, the_publishers_end_reaches_subscribers, 0, 4);
     tcase_add_test(tc, topic_errors_are_clear);
     suite_add_tcase(s, tc);
     return axle_test_main(s);
