@@ -19,14 +19,43 @@
 #include <axle/actor.h>
 #include <axle/context.h>
 #include <axle/log.h>
+#include <stdlib.h>
 
 struct peer;
 
-/* A message received for a call, queued until the caller takes it. */
+/* A message received for a call or a context, queued until its reader takes it. */
 struct reply {
     struct reply *next;
     axle_msg *msg; /* owned */
 };
+
+static inline void reply_append(struct reply **head, struct reply **tail, struct reply *r)
+{
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
+static inline struct reply *reply_shift(struct reply **head, struct reply **tail)
+{
+    struct reply *r = *head;
+    if (r && !(*head = r->next))
+        *tail = NULL;
+    return r;
+}
+
+/* Free every queued message and its link. */
+static inline void reply_drop_all(struct reply **head, struct reply **tail)
+{
+    struct reply *r;
+    while ((r = reply_shift(head, tail))) {
+        axle_msg_free(r->msg);
+        free(r);
+    }
+}
 
 /* An outgoing request waiting for its replies. Lives on the caller's stack. */
 struct call {

@@ -84,33 +84,6 @@ static bool self_cancel_acked(const axle_ctx *c) { return c->cancel_called && na
 
 /* ---- the queue ------------------------------------------------------------------------- */
 
-static void q_append(struct qmsg **head, struct qmsg **tail, struct qmsg *q)
-{
-    q->next = NULL;
-    if (*tail)
-        (*tail)->next = q;
-    else
-        *head = q;
-    *tail = q;
-}
-
-static struct qmsg *q_shift(struct qmsg **head, struct qmsg **tail)
-{
-    struct qmsg *q = *head;
-    if (q && !(*head = q->next))
-        *tail = NULL;
-    return q;
-}
-
-static void q_drop_all(struct qmsg **head, struct qmsg **tail)
-{
-    struct qmsg *q;
-    while ((q = q_shift(head, tail))) {
-        axle_msg_free(q->msg);
-        free(q);
-    }
-}
-
 static bool is_yield(const axle_msg *m) { return m->env->msg_case == AXLE__ENVELOPE__MSG_YIELD; }
 
 static void wake_owner(axle_ctx *c)
@@ -187,16 +160,18 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
         axle_event_set(&c->ended);
     if (c->parent && !c->acked)
         return false; /* the call's until its StartAck is read; moved over after */
-    struct qmsg *q = malloc(sizeof *q);
-    if (!q) {
-        axle_log_error("context cid %llu: no memory to queue %s: dropped",
+    struct reply *q = malloc(sizeof *q);
+    if (!q) { /* a lost message may be its end: fail the reader rather than let it wait */
+        axle_log_error("context cid %llu: no memory to queue %s: the context fails",
                        (unsigned long long)c->cid, axle_msg_kind_name(m->env));
         axle_msg_free(m);
+        c->failed = -ENOMEM;
+        wake_owner(c);
         return true;
     }
     q->msg = m;
     if (c->ohead && !is_yield(m)) { /* behind what overflowed: order is kept */
-        q_append(&c->ohead, &c->otail, q);
+        reply_append(&c->ohead, &c->otail, q);
         return true;
     }
     if (is_yield(m) && (c->nyields >= c->cap || c->ohead)) {
@@ -215,13 +190,13 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
             axle_msg_free(m);
             return true;
         }
-        q_append(&c->ohead, &c->otail, q);
+        reply_append(&c->ohead, &c->otail, q);
         c->noverflow++;
         return true;
     }
     if (is_yield(m) && ++c->nyields >= c->cap)
         axle__ctx_full = true; /* the loop lets the reader catch up before the next frame */
-    q_append(&c->head, &c->tail, q);
+    reply_append(&c->head, &c->tail, q);
     wake_owner(c);
     return true;
 }
@@ -231,6 +206,8 @@ bool axle__ctx_on_msg(axle_ctx *c, axle_msg *m)
 /* The peer is gone: the code to return (the call's on the parent side), else 0. */
 static int ctx_gone(const axle_ctx *c)
 {
+    if (c->failed)
+        return c->failed;
     if (c->parent)
         return c->k.gone;
     return c->peer->gone ? -AXLE_ETRANSPORT : 0;
@@ -264,7 +241,10 @@ static int ctx_next_w(axle_ctx *c, axle_msg **m, bool nowait, bool watch_ring)
         if ((rc = ctx_gone(c)) < 0) {
             char who[96];
             axle_uid_format(&c->peer_uid, who, sizeof who);
-            rc = AXLE_SET_ERR(rc, "actor %s went away", who);
+            if (c->failed)
+                rc = AXLE_SET_ERR(rc, "context with %s: a message was lost (out of memory)", who);
+            else
+                rc = AXLE_SET_ERR(rc, "actor %s went away", who);
             break;
         }
         if (nowait) {
@@ -278,19 +258,19 @@ static int ctx_next_w(axle_ctx *c, axle_msg **m, bool nowait, bool watch_ring)
     c->reading = false;
     if (rc < 0)
         return rc;
-    struct qmsg *q = q_shift(&c->head, &c->tail);
+    struct reply *q = reply_shift(&c->head, &c->tail);
     *m = q->msg;
     free(q);
     if (is_yield(*m))
         c->nyields--;
     /* The overflow moves up, in order, as far as the buffer has room for its Yields. */
     while (c->ohead && (c->nyields < c->cap || !is_yield(c->ohead->msg))) {
-        struct qmsg *o = q_shift(&c->ohead, &c->otail);
+        struct reply *o = reply_shift(&c->ohead, &c->otail);
         if (is_yield(o->msg)) {
             c->noverflow--;
             c->nyields++;
         }
-        q_append(&c->head, &c->tail, o);
+        reply_append(&c->head, &c->tail, o);
     }
     return 0;
 }
@@ -416,8 +396,8 @@ static void ctx_drop_queued(axle_ctx *c)
     if (c->noverflow)
         axle_log_warning("context cid %llu with %s ends: %zu overflowed messages discarded",
                          (unsigned long long)c->cid, c->peer_uid.name, c->noverflow);
-    q_drop_all(&c->head, &c->tail);
-    q_drop_all(&c->ohead, &c->otail);
+    reply_drop_all(&c->head, &c->tail);
+    reply_drop_all(&c->ohead, &c->otail);
     c->nyields = c->noverflow = 0;
 }
 
@@ -500,21 +480,13 @@ static int open_unscoped(axle_portal *pt, const char *func, const void *args, si
     int functype = 0;
     int rc = axle__call_start_kind(&c->k, func, args, len, &functype);
     c->acked = true;
-    for (struct reply *r; (r = c->k.head);) { /* what came right behind the StartAck */
-        c->k.head = r->next;
-        struct qmsg *q = malloc(sizeof *q);
-        if (q) {
-            q->msg = r->msg;
-            c->nyields += is_yield(r->msg);
-            q_append(&c->head, &c->tail, q);
-        } else {
-            axle_msg_free(r->msg);
-        }
-        free(r);
-    }
-    c->k.tail = NULL;
+    /* What came right behind the StartAck is the context's now: the same links. */
+    for (struct reply *r = c->k.head; r; r = r->next)
+        c->nyields += is_yield(r->msg);
+    c->head = c->k.head, c->tail = c->k.tail;
+    c->k.head = c->k.tail = NULL;
     if (rc == 0 && functype != AXLE__FUNC_TYPE__FUNC_CONTEXT) {
-        request_cancel(c); /* it is running the plain function for us: stop it */
+        /* it is running the plain function for us: the failure below stops it */
         rc = AXLE_SET_ERR(-EPROTO,
                           "%s in %s is a plain function, not a context function: "
                           "call it with axle_portal_run",

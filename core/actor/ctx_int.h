@@ -13,12 +13,6 @@
 #define BUFFER_DEFAULT 64 /* a context's receive buffer, in messages (tractor's 2^6) */
 #define OVERFLOW_MAX 616  /* allow_overruns: messages kept beyond the buffer (tractor's) */
 
-/* A message queued for a context. */
-struct qmsg {
-    struct qmsg *next;
-    axle_msg *msg; /* owned */
-};
-
 /* A context's stream (one per context, one-shot). */
 struct axle_stream {
     struct axle_ctx *ctx;
@@ -97,12 +91,13 @@ struct axle_ctx {
     bool started;
 
     /* both: what the peer sent for this context, in order (§5 buffer) */
-    struct qmsg *head, *tail;   /* queued */
-    size_t nyields;             /* Yields among them: at most cap */
-    struct qmsg *ohead, *otail; /* allow_overruns: the overflow, FIFO */
-    size_t noverflow;           /* at most OVERFLOW_MAX */
-    size_t cap;                 /* the receive buffer: msg_buffer_size */
-    size_t dropped;             /* Yields dropped by overruns (the first was reported) */
+    struct reply *head, *tail;   /* queued */
+    size_t nyields;              /* Yields among them: at most cap */
+    struct reply *ohead, *otail; /* allow_overruns: the overflow, FIFO */
+    size_t noverflow;            /* at most OVERFLOW_MAX */
+    size_t cap;                  /* the receive buffer: msg_buffer_size */
+    size_t dropped;              /* Yields dropped by overruns (the first was reported) */
+    int failed;                  /* -ENOMEM: a message could not be queued; every read fails */
     bool allow_overruns;
     axle_task *waiter;         /* the owner, parked in ctx_next */
     axle_event ended;          /* a Return or Error arrived, or the peer is gone */

@@ -48,13 +48,7 @@ void axle__call_close(struct call *k)
     if (k->next)
         k->next->prev = k->prev;
     k->prev = k->next = NULL;
-    while (k->head) {
-        struct reply *r = k->head;
-        k->head = r->next;
-        axle_msg_free(r->msg);
-        free(r);
-    }
-    k->tail = NULL;
+    reply_drop_all(&k->head, &k->tail);
 }
 
 static int call_abort(axle_task *t, void *data)
@@ -83,10 +77,7 @@ int axle__call_next(struct call *k, axle_msg **out)
         axle_uid_format(&k->peer->uid, who, sizeof who);
         return AXLE_SET_ERR(k->gone, "actor %s went away before replying", who);
     }
-    struct reply *r = k->head;
-    k->head = r->next;
-    if (!k->head)
-        k->tail = NULL;
+    struct reply *r = reply_shift(&k->head, &k->tail);
     *out = r->msg;
     free(r);
     return 0;
@@ -116,12 +107,7 @@ bool axle__call_deliver(struct peer *p, uint64_t cid, axle_msg *m)
             return true;
         }
         r->msg = m;
-        r->next = NULL;
-        if (k->tail)
-            k->tail->next = r;
-        else
-            k->head = r;
-        k->tail = r;
+        reply_append(&k->head, &k->tail, r);
         wake(k);
         return true;
     }
