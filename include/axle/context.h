@@ -128,8 +128,8 @@ AXLE_API int axle_ctx_close(axle_ctx *ctx, int rc);
  * axle_ctx_started — child side: hand the parent its first value (once,
  * before anything else the parent waits for).
  * Returns: 0.  Errors: -EINVAL when called twice or on the parent side
- *   (the message says which); -AXLE_ETRANSPORT.
- * Checkpoint: no.
+ *   (the message says which); -AXLE_ETRANSPORT; -ECANCELED.
+ * Checkpoint: yes (the send; a cancel before it leaves Started unsent).
  */
 AXLE_API int axle_ctx_started(axle_ctx *ctx, const void *val, size_t len);
 

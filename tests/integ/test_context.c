@@ -1685,6 +1685,31 @@ static int other_host_body(axle_portal *p, void *arg)
 
 CHILD_TEST(stream_to_another_host_stays_on_the_channel, other_host_body, NULL)
 
+/* A send in a cancelled scope fails -ECANCELED and sends nothing, on either transport. */
+static int send_cancelled_body(axle_portal *p, void *arg)
+{
+    (void)arg;
+    axle_ctx *ctx;
+    axle_stream *st;
+    open_echo(p, (struct echo_args){0, 0, 0}, false, &ctx, &st);
+    axle_scope sc;
+    axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
+    axle_scope_cancel(&sc);
+    ck_assert_int_eq(axle_stream_send(st, "no", 2), -ECANCELED);
+    ck_assert_int_eq(axle_scope_close(&sc, -ECANCELED), 0);
+    axle_buf b = {0};
+    ck_assert_int_eq(axle_stream_send(st, "yes", 3), 0);
+    ck_assert_int_eq(axle_stream_recv(st, &b), 0); /* the echo of "yes": "no" never went */
+    ck_assert_int_eq(b.len, 3);
+    ck_assert_int_eq(memcmp(b.data, "yes", 3), 0);
+    axle_buf_free(&b);
+    ck_assert_int_eq(axle_stream_close(st), 0);
+    ck_assert_int_eq(axle_ctx_close(ctx, 0), 0);
+    return 0;
+}
+
+CHILD_TEST(stream_send_is_a_checkpoint, send_cancelled_body, NULL)
+
 /* The parent's Stop queues behind what overflowed: the child sees all 20 first. */
 static int stop_behind_overflow_body(axle_portal *p, void *arg)
 {
@@ -2696,8 +2721,9 @@ int main(int argc, char **argv)
                  shm_block_send_waits_and_is_cancellable, shm_block_back_pressure_loses_nothing,
                  shm_message_longer_than_the_ring_is_refused);
     }
-    ADD_CASE(s, "transport", 30, stream_transport_can_be_forced_either_way,
-             segments_do_not_outlive_their_actor, stream_to_another_host_stays_on_the_channel);
+    ADD_CASE(s, "transport", 30, stream_send_is_a_checkpoint,
+             stream_transport_can_be_forced_either_way, segments_do_not_outlive_their_actor,
+             stream_to_another_host_stays_on_the_channel);
     ADD_CASE(s, "errors", 30, child_cancels_before_started, started_misuse_too_many_starteds,
              started_misuse_stream_opened_before_started, unmasked_remote_exc,
              one_end_stream_not_opened_child_overruns_parent,
