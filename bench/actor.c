@@ -53,7 +53,43 @@ static int b_pin(const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT("bench.pin", b_pin)
 
-static const char *const MODS[] = {"bench"};
+/* What a bench child runs: this file's functions and bench/context.c's. */
+static const char *const MODS[] = {"bench", "benchctx"};
+
+int bench_child_open(struct bench_child *c, const char *name, bool tcp)
+{
+    const char *addr[] = {"/ip4/127.0.0.1/tcp/0"};
+    *c = (struct bench_child){0};
+    int rc = axle_actor_nursery_open(&c->an);
+    if (rc < 0)
+        return rc;
+    axle_spawn_opts o = {.name = name, .enable_modules = MODS, .n_enable_modules = 2};
+    if (tcp)
+        o.bind_addrs = addr, o.n_bind_addrs = 1;
+    rc = axle_start_actor(c->an, &o, &c->link);
+    int32_t cpu = 1;
+    if (rc == 0)
+        rc = axle_portal_run(c->link, "bench.pin", &cpu, sizeof cpu, NULL);
+    for (int i = 0; rc == 0 && tcp && i < 500; i++) { /* it registers as it starts */
+        if ((rc = axle_find_actor(name, &c->tcp)) != -ENOENT)
+            break;
+        rc = axle_sleep(2 * 1000000);
+    }
+    if (rc == 0 && tcp && !c->tcp)
+        rc = -ENOENT; /* never found: rc is 0 after the last sleep */
+    return rc;
+}
+
+int bench_child_close(struct bench_child *c, int rc)
+{
+    if (c->tcp)
+        axle_portal_close(c->tcp);
+    if (!c->an)
+        return rc; /* the nursery never opened */
+    axle_actor_nursery_cancel(c->an);
+    int crc = axle_actor_nursery_close(c->an, rc);
+    return rc < 0 ? rc : crc;
+}
 
 /* ---- baselines ------------------------------------------------------------- */
 
@@ -175,26 +211,9 @@ struct rpc_run {
 static int rpc_main(void *arg)
 {
     struct rpc_run *r = arg;
-    axle_actor_nursery *an;
-    int rc = axle_actor_nursery_open(&an);
-    if (rc < 0)
-        return rc;
-    const char *tcp_addr[] = {"/ip4/127.0.0.1/tcp/0"};
-    axle_spawn_opts o = {.name = "echo", .enable_modules = MODS, .n_enable_modules = 1};
-    if (r->tcp) /* it listens on TCP; we call it through a portal found there */
-        o.bind_addrs = tcp_addr, o.n_bind_addrs = 1;
-    axle_portal *p, *found = NULL;
-    rc = axle_start_actor(an, &o, &p);
-    int32_t cpu = 1;
-    if (rc == 0)
-        rc = axle_portal_run(p, "bench.pin", &cpu, sizeof cpu, NULL);
-    for (int i = 0; rc == 0 && r->tcp && i < 500; i++) { /* it registers as it starts */
-        if ((rc = axle_find_actor("echo", &found)) != -ENOENT)
-            break;
-        rc = axle_sleep(2 * 1000000);
-    }
-    if (rc == 0 && r->tcp)
-        p = found;
+    struct bench_child c;
+    int rc = bench_child_open(&c, "echo", r->tcp);
+    axle_portal *p = r->tcp ? c.tcp : c.link; /* over TCP, the portal found where it listens */
     static uint8_t arg64[64];
     axle_buf b = {0};
     int rounds = (int)bench_iters(RPC_ROUNDS);
@@ -213,11 +232,7 @@ static int rpc_main(void *arg)
         r->p999[rep] = bench_quantile(lat, rounds, 0.999);
     }
     axle_buf_free(&b);
-    if (found)
-        axle_portal_close(found);
-    axle_actor_nursery_cancel(an);
-    int crc = axle_actor_nursery_close(an, rc);
-    return rc < 0 ? rc : crc;
+    return bench_child_close(&c, rc);
 }
 
 static int run_rpc(const char *scenario, bool tcp)

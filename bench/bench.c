@@ -46,10 +46,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static const bench_scenario *const areas[] = {bench_task_scenarios, bench_uring_scenarios,
-                                              bench_msg_scenarios, bench_ipc_scenarios,
-                                              bench_actor_scenarios, bench_context_scenarios,
-                                              bench_shm_scenarios};
+static const bench_scenario *const areas[] = {
+    bench_task_scenarios,  bench_uring_scenarios,   bench_msg_scenarios, bench_ipc_scenarios,
+    bench_actor_scenarios, bench_context_scenarios, bench_shm_scenarios};
 #define NAREAS (sizeof areas / sizeof areas[0])
 
 static bool quick; /* --quick */

@@ -109,6 +109,25 @@ int bench_raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999);
 /* bench_skip — report that impl could not run in scenario, and why. */
 void bench_skip(const char *scenario, const char *impl, const char *why);
 
+/*
+ * bench_child_open — inside a root: a daemon child actor named name, in its
+ * own actor nursery, running bench.* and benchctx.*, pinned to CPU 1; with
+ * tcp it listens on loopback TCP too and c->tcp is a portal found there by
+ * name (else NULL). c->link is the nursery's portal. bench_child_close
+ * cancels and reaps it (c as left by open, also after its failure) and
+ * returns rc, or the nursery's error when rc is 0. (actor.c)
+ * Returns: 0 or a negative errno.
+ */
+typedef struct axle_actor_nursery axle_actor_nursery;
+typedef struct axle_portal axle_portal;
+struct bench_child {
+    axle_actor_nursery *an;
+    axle_portal *link;
+    axle_portal *tcp;
+};
+int bench_child_open(struct bench_child *c, const char *name, bool tcp);
+int bench_child_close(struct bench_child *c, int rc);
+
 /* ---- shared by the shm area's files (shm.c, shm_peers.c, iox.c) ---- */
 
 #include <sys/types.h>

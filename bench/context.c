@@ -58,19 +58,6 @@
 #include <zmq.h>
 #endif
 
-static const char *const MODS[] = {"benchctx"};
-
-static int bc_pin(const void *args, size_t len, axle_buf *ret)
-{
-    (void)ret;
-    int32_t cpu = 1;
-    if (len == sizeof cpu)
-        memcpy(&cpu, args, sizeof cpu);
-    bench_pin(cpu);
-    return 0;
-}
-AXLE_EXPORT("benchctx.pin", bc_pin)
-
 static int bc_nothing(const void *args, size_t len, axle_buf *ret)
 {
     (void)args, (void)len, (void)ret;
@@ -124,48 +111,6 @@ static int bc_echo(axle_ctx *ctx, const void *args, size_t len, axle_buf *ret)
 }
 AXLE_EXPORT_CTX("benchctx.echo", bc_echo)
 
-/* A daemon child on CPU 1; over TCP, a portal to where it listens. */
-struct child {
-    axle_actor_nursery *an;
-    axle_portal *link; /* from the nursery (its link to us) */
-    axle_portal *tcp;  /* from axle_find_actor, or NULL */
-};
-
-static int child_open(struct child *c, bool tcp)
-{
-    const char *addr[] = {"/ip4/127.0.0.1/tcp/0"};
-    *c = (struct child){0};
-    int rc = axle_actor_nursery_open(&c->an);
-    if (rc < 0)
-        return rc;
-    axle_spawn_opts o = {.name = "bench-peer", .enable_modules = MODS, .n_enable_modules = 1};
-    if (tcp)
-        o.bind_addrs = addr, o.n_bind_addrs = 1;
-    rc = axle_start_actor(c->an, &o, &c->link);
-    int32_t cpu = 1;
-    if (rc == 0)
-        rc = axle_portal_run(c->link, "benchctx.pin", &cpu, sizeof cpu, NULL);
-    for (int i = 0; rc == 0 && tcp && i < 500; i++) { /* it registers as it starts */
-        rc = axle_find_actor("bench-peer", &c->tcp);
-        if (rc == -ENOENT)
-            rc = axle_sleep(2 * 1000000);
-        else
-            break;
-    }
-    if (rc == 0 && tcp && !c->tcp)
-        rc = -ENOENT;
-    return rc;
-}
-
-static int child_close(struct child *c, int rc)
-{
-    if (c->tcp)
-        axle_portal_close(c->tcp);
-    axle_actor_nursery_cancel(c->an);
-    int crc = axle_actor_nursery_close(c->an, rc);
-    return rc < 0 ? rc : crc;
-}
-
 /* ---- ctx.cycle ---------------------------------------------------------------- */
 
 /*
@@ -188,13 +133,13 @@ struct pair_run {
 static int pair_main(void *arg)
 {
     struct pair_run *r = arg;
-    struct child c;
-    int rc = child_open(&c, false);
+    struct bench_child c;
+    int rc = bench_child_open(&c, "bench-peer", false);
     for (int k = 0; k < 2 && rc == 0; k++) {
         r->arg[k].p = c.link;
         rc = bench_series(r->round[k], &r->arg[k], r->n, 1, r->s[k]);
     }
-    return child_close(&c, rc);
+    return bench_child_close(&c, rc);
 }
 
 /* Run the pair and report both, with ratio = the first's cost ÷ the second's. */
@@ -291,13 +236,13 @@ static int thr_round(struct thr_run *r, uint64_t n)
 static int thr_main(void *arg)
 {
     struct thr_run *r = arg;
-    struct child c;
-    int rc = child_open(&c, r->tcp);
+    struct bench_child c;
+    int rc = bench_child_open(&c, "bench-peer", r->tcp);
     r->p = r->tcp ? c.tcp : c.link;
     uint64_t n = bench_iters(200000);
     for (r->rep = -1; rc == 0 && r->rep < bench_reps(); r->rep++) /* -1: warm-up */
         rc = thr_round(r, r->rep < 0 ? n / 4 + 1 : n);
-    return child_close(&c, rc);
+    return bench_child_close(&c, rc);
 }
 
 #ifdef AXLE_BENCH_ZMQ
@@ -313,16 +258,20 @@ static int zmq_rate(bool tcp, size_t size, uint64_t n, double *rate)
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
+    /* Neither side may wait for ever on the other (a failed bind, a dead peer). */
+    int timeout_ms = 20000;
     if (pid == 0) {
-        bench_pin(1);
+        bench_shm_child(1); /* dies with us, pinned to CPU 1 */
         void *zc = zmq_ctx_new();
         void *s = zmq_socket(zc, ZMQ_PAIR);
         int hwm = 0; /* no limit: like the axle sink, never drop, never block the sender */
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
         if (zmq_bind(s, ep) != 0)
             _exit(2);
         char buf[1024];
-        zmq_recv(s, buf, sizeof buf, 0); /* hello */
+        if (zmq_recv(s, buf, sizeof buf, 0) < 0) /* hello */
+            _exit(3);
         zmq_send(s, "k", 1, 0);
         for (uint64_t i = 0; i < n; i++)
             if (zmq_recv(s, buf, sizeof buf, 0) < 0)
@@ -336,6 +285,7 @@ static int zmq_rate(bool tcp, size_t size, uint64_t n, double *rate)
     void *s = zmq_socket(zc, ZMQ_PAIR);
     int hwm = 0;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     int rc = zmq_connect(s, ep);
     static uint8_t msg[1024];
     char ack[8];
@@ -352,11 +302,10 @@ static int zmq_rate(bool tcp, size_t size, uint64_t n, double *rate)
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(s);
     zmq_ctx_term(zc);
-    int st;
-    waitpid(pid, &st, 0);
+    rc = bench_reap(pid, rc < 0 ? -EIO : 0); /* killed first when we failed */
     if (!tcp)
         unlink(ep + strlen("ipc://"));
-    return rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+    return rc;
 }
 #endif
 
@@ -477,8 +426,8 @@ struct rtt_run {
 static int rtt_main(void *arg)
 {
     struct rtt_run *r = arg;
-    struct child c;
-    int rc = child_open(&c, false);
+    struct bench_child c;
+    int rc = bench_child_open(&c, "bench-peer", false);
     axle_ctx *ctx = NULL;
     axle_stream *st = NULL;
     if (rc == 0)
@@ -515,7 +464,7 @@ static int rtt_main(void *arg)
             rc = axle_ctx_result(ctx, NULL);
         rc = axle_ctx_close(ctx, rc);
     }
-    return child_close(&c, rc);
+    return bench_child_close(&c, rc);
 }
 
 static int run_rtt_shm(void)

@@ -97,6 +97,8 @@ void bench_shm_child(int cpu)
 int bench_reap(pid_t pid, int rc)
 {
     int status;
+    if (pid <= 0) /* no child (a failed fork): never kill(-1) or kill(0) */
+        return rc < 0 ? rc : -ECHILD;
     if (rc < 0)
         kill(pid, SIGKILL);
     if (waitpid(pid, &status, 0) < 0)
@@ -941,6 +943,12 @@ static int overrun_measure(axle_overrun policy, uint64_t n, struct ovr_report *o
     }
     memset(rep, 0, sizeof *rep);
     pid_t me = getpid(), pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        munmap(rep, sizeof *rep);
+        axle_ring_close(cons);
+        return rc;
+    }
     if (pid == 0) {
         bench_shm_child(1);
         axle_ring *p;
@@ -1093,6 +1101,14 @@ static int tractor_measure(const struct tcase *c, bool raw_impl, double *msgs, d
     if (cons)
         axle_ring_set_spin(cons, SPIN_NEVER_PARK);
     pid_t me = getpid(), pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        if (raw_impl)
+            raw_close(&raw);
+        axle_ring_close(cons);
+        free(buf);
+        return rc;
+    }
     if (pid == 0) {
         bench_shm_child(1);
         axle_ring *prod = NULL;
@@ -1205,10 +1221,19 @@ static int bcast_measure(double *pub_rate, double *recv_rate)
     pid_t me = getpid();
     int ready[2];
     if (pipe(ready) < 0) {
+        rc = -errno;
+        munmap(rep, sizeof *rep);
         axle_bcast_close(w);
-        return -errno;
+        return rc;
     }
     pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        close(ready[0]), close(ready[1]);
+        munmap(rep, sizeof *rep);
+        axle_bcast_close(w);
+        return rc;
+    }
     if (pid == 0) {
         bench_shm_child(1);
         axle_bcast *r;
@@ -1236,8 +1261,10 @@ static int bcast_measure(double *pub_rate, double *recv_rate)
         _exit(0);
     }
     char c;
-    (void)!read(ready[0], &c, 1);
-    close(ready[0]), close(ready[1]);
+    close(ready[1]); /* a child that fails before it is ready closes the other end: EOF */
+    if (read(ready[0], &c, 1) != 1)
+        rc = -EIO;
+    close(ready[0]);
     unsigned char rec[SIZE];
     memset(rec, 0x5a, sizeof rec);
     int64_t t0 = bench_now();

@@ -624,9 +624,9 @@ static int table(void *arg)
         int rc = axle_sleep_until(t->t0 + (int64_t)(k + 1) * SEC + REPORT_GRACE);
         if (rc < 0)
             return rc;
-        char line[1024];
+        char line[(2 + MAX_SUBS) * 96]; /* a row per actor, up to about 80 bytes each */
         size_t at = 0;
-        for (int i = 0; i < t->n; i++) {
+        for (int i = 0; i < t->n && at < sizeof line; i++) {
             const struct child *c = &t->c[i];
             const struct report *r = &c->last;
             char rate[24], p50[24], p99[24], p999[24], max[24];
@@ -643,8 +643,6 @@ static int table(void *arg)
                                    lat ? fmt_ns(p99, sizeof p99, r->p99) : "-",
                                    lat ? fmt_ns(p999, sizeof p999, r->p999) : "-",
                                    lat ? fmt_ns(max, sizeof max, r->max) : "-", r->missed);
-            if (at >= sizeof line)
-                break;
         }
         fputs(line, stdout); /* one block per window */
         fflush(stdout);

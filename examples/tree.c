@@ -180,6 +180,7 @@ static int pipeline(void)
         axle_sleep(100 * 1000 * 1000);
         rc = axle_portal_run(p[2], "demo.stop", NULL, 0, NULL);
     }
+    int setup = rc; /* a failure up to here is the demo's; what follows is expected */
     if (n)
         rc = axle_nursery_close(n, rc); /* the subscribers end with the stream */
     for (int i = 0; i < 3; i++) {
@@ -198,7 +199,8 @@ static int pipeline(void)
         printf("  closing it: %s (not ours to absorb: we did not ask)\n", axle_errname(crc));
     }
     axle_actor_nursery_cancel(an);
-    return axle_actor_nursery_close(an, 0);
+    int arc = axle_actor_nursery_close(an, 0);
+    return setup < 0 ? setup : arc;
 }
 
 static int tree(void *arg)
