@@ -47,6 +47,37 @@ static inline struct reply *reply_shift(struct reply **head, struct reply **tail
     return r;
 }
 
+/* A copy of the calling task's last error when it is code's, else NULL (owned). */
+static inline struct axle_error *axle__error_clone_last(int code)
+{
+    const axle_error *e = axle_error_last();
+    return e && axle_error_code(e) == code ? axle__error_clone(e) : NULL;
+}
+
+/* Put a copy of e (when there is one) on the calling task; returns code. */
+static inline int axle__error_put_copy(const struct axle_error *e, int code)
+{
+    if (e)
+        axle__error_put(axle__current(), axle__error_clone(e));
+    return code;
+}
+
+/* Records between yields of a task that always finds data (a stream, a topic). */
+#define AXLE__RUN_MAX 64
+
+/*
+ * Count one operation of such a task: a cancel is seen every time, a
+ * yield comes every AXLE__RUN_MAX, so the actor's message loop (which
+ * carries cancels) runs even when the ring never empties or fills.
+ */
+static inline int axle__fair(unsigned *run)
+{
+    if (++*run < AXLE__RUN_MAX)
+        return axle__checkpoint();
+    *run = 0;
+    return axle_checkpoint();
+}
+
 /* Free every queued message and its link. */
 static inline void reply_drop_all(struct reply **head, struct reply **tail)
 {

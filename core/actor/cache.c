@@ -91,12 +91,6 @@ static void poke(struct entry *e)
     axle_event_init(&e->poke);
 }
 
-static struct axle_error *error_of(int rc)
-{
-    const axle_error *err = axle_error_last();
-    return rc < 0 && err && axle_error_code(err) == rc ? axle__error_clone(err) : NULL;
-}
-
 /*
  * The service task: enter, wait until nobody uses or wants it, exit. A
  * cancel of the runtime (the actor ending) stops the wait, not the exit:
@@ -113,7 +107,7 @@ static int service(void *arg)
     axle_scope sc;
     axle_scope_open(&sc, AXLE_NO_DEADLINE, 0);
     e->enter_rc = e->ops->enter(e->arg, &e->value);
-    e->enter_err = error_of(e->enter_rc);
+    e->enter_err = (e->enter_rc < 0 ? axle__error_clone_last(e->enter_rc) : NULL);
     if (e->enter_rc == 0) {
         e->state = READY;
         axle_event_set(&e->entered);
@@ -123,7 +117,7 @@ static int service(void *arg)
         e->state = CLOSING;
         axle_scope_set_shield(&sc, true);
         e->exit_rc = e->ops->exit ? e->ops->exit(e->arg, e->value) : 0;
-        e->exit_err = error_of(e->exit_rc);
+        e->exit_err = (e->exit_rc < 0 ? axle__error_clone_last(e->exit_rc) : NULL);
     }
     axle_scope_close(&sc, 0);
     e->state = DONE;
@@ -168,10 +162,8 @@ static int enter_locked(struct entry *e)
         return rc;
     if (e->state == READY)
         return 0;
-    if (e->enter_rc < 0) {
-        axle__error_put(axle__current(), axle__error_clone(e->enter_err));
-        return e->enter_rc;
-    }
+    if (e->enter_rc < 0)
+        return axle__error_put_copy(e->enter_err, e->enter_rc);
     return -EAGAIN; /* it closed before we got in: afresh */
 }
 
@@ -246,9 +238,7 @@ int axle_resource_close(axle_resource *h)
     axle_scope_open(&sc, AXLE_NO_DEADLINE, AXLE_SCOPE_SHIELD);
     axle_scope_close(&sc, axle_event_wait(&e->exited));
     e->closers--;
-    int rc = e->exit_rc;
-    if (rc < 0)
-        axle__error_put(axle__current(), axle__error_clone(e->exit_err));
+    int rc = axle__error_put_copy(e->exit_err, e->exit_rc);
     entry_maybe_free(e);
     return rc;
 }

@@ -57,21 +57,6 @@ static void set_canceller(axle_ctx *c, const axle_uid *who)
     c->has_canceller = true;
 }
 
-/* The rich error of code on the calling task, cloned (NULL when there is none). */
-static struct axle_error *clone_last(int code)
-{
-    const axle_error *e = axle_error_last();
-    return e && axle_error_code(e) == code ? axle__error_clone(e) : NULL;
-}
-
-/* Put a copy of e (when there is one) on the calling task; returns code. */
-static int put_copy(const struct axle_error *e, int code)
-{
-    if (e)
-        axle__error_put(axle__current(), axle__error_clone(e));
-    return code;
-}
-
 /* The peer's ContextCancelled names this actor as its canceller. */
 static bool names_us(const axle_ctx *c)
 {
@@ -306,7 +291,7 @@ static int outcome_again(axle_ctx *c, axle_buf *ret)
         return ret ? axle_buf_set(ret, c->result.data, c->result.len) : 0;
     if (c->done_rc == AXLE_CTX_CANCEL_ACKED)
         return AXLE_CTX_CANCEL_ACKED;
-    return put_copy(c->done_err ? c->done_err : c->remote_err, c->done_rc);
+    return axle__error_put_copy(c->done_err ? c->done_err : c->remote_err, c->done_rc);
 }
 
 /* A Return: the context's outcome (parent side). */
@@ -317,7 +302,7 @@ static void take_return(axle_ctx *c, const axle_msg *m)
     int rc = axle_buf_set(&c->result, m->env->return_->pld.data, m->env->return_->pld.len);
     c->done = true;
     c->done_rc = rc;
-    c->done_err = rc < 0 ? clone_last(rc) : NULL;
+    c->done_err = rc < 0 ? axle__error_clone_last(rc) : NULL;
 }
 
 int axle_ctx_result(axle_ctx *c, axle_buf *ret)
@@ -339,7 +324,7 @@ int axle_ctx_result(axle_ctx *c, axle_buf *ret)
         if (rc < 0) {  /* the peer is gone */
             c->done = true;
             c->done_rc = rc;
-            c->done_err = clone_last(rc);
+            c->done_err = axle__error_clone_last(rc);
             break;
         }
         switch (m->env->msg_case) {
@@ -437,7 +422,7 @@ static int wait_started(axle_ctx *c, const char *func, axle_buf *first)
         if (kind == AXLE__ENVELOPE__MSG_ERROR) {
             c->done = true;
             c->done_rc = c->remote_rc;
-            return put_copy(c->remote_err, c->remote_rc);
+            return axle__error_put_copy(c->remote_err, c->remote_rc);
         }
         if (kind == AXLE__ENVELOPE__MSG_RETURN || kind == AXLE__ENVELOPE__MSG_STOP ||
             kind == AXLE__ENVELOPE__MSG_YIELD) {
@@ -534,7 +519,7 @@ static int gather_task(void *arg)
     struct gather_one *g = arg;
     g->rc = open_unscoped(g->spec->portal, g->spec->func, g->spec->args, g->spec->len, &g->ctx,
                           g->first);
-    g->err = g->rc < 0 ? clone_last(g->rc) : NULL;
+    g->err = g->rc < 0 ? axle__error_clone_last(g->rc) : NULL;
     return 0;
 }
 
@@ -560,7 +545,7 @@ int axle_ctx_gather(const axle_ctx_spec *specs, size_t n, axle_ctx **ctxs, axle_
         if (g[i].rc < 0 && first_bad < 0)
             first_bad = (int)i;
     if (rc == 0 && first_bad >= 0)
-        rc = put_copy(g[first_bad].err, g[first_bad].rc);
+        rc = axle__error_put_copy(g[first_bad].err, g[first_bad].rc);
     for (size_t i = 0; i < n; i++) {
         if (rc < 0 && g[i].ctx) { /* all or none: end the ones that did open */
             struct axle_error *keep = axle__error_take(axle__current());
@@ -582,15 +567,14 @@ int axle_ctx_gather(const axle_ctx_spec *specs, size_t n, axle_ctx **ctxs, axle_
 int axle_ctx_close_all(axle_ctx **ctxs, size_t n, int rc)
 {
     int out = rc;
-    struct axle_error *err = rc < 0 ? clone_last(rc) : NULL;
+    struct axle_error *err = rc < 0 ? axle__error_clone_last(rc) : NULL;
     for (size_t i = n; i-- > 0;) {
-        if (err) /* each close sees the body's error, as if it were alone */
-            axle__error_put(axle__current(), axle__error_clone(err));
+        axle__error_put_copy(err, 0); /* each close sees the body's error, as if alone */
         int r = axle_ctx_close(ctxs[i], rc);
         ctxs[i] = NULL;
         if (out == 0 && r < 0) {
             out = r;
-            err = clone_last(r);
+            err = axle__error_clone_last(r);
         } else if (r < 0 && r != out) {
             axle_log_warning("axle_ctx_close_all: context %zu also ended with %s", i,
                              axle_errname(r));
@@ -606,7 +590,7 @@ int axle_ctx_close(axle_ctx *c, int rc)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_close: called on the child side of the context");
     if (c->stream.opened && !c->stream.closed)
         axle_stream_close(&c->stream); /* the stream ends before its context */
-    struct axle_error *body_err = rc < 0 ? clone_last(rc) : NULL;
+    struct axle_error *body_err = rc < 0 ? axle__error_clone_last(rc) : NULL;
     if (!body_err && rc < 0 && rc == c->remote_rc && c->remote_err)
         body_err = axle__error_clone(c->remote_err); /* the body returned what a read gave it */
     rc = axle_scope_close(&c->scope, rc);
@@ -740,7 +724,7 @@ int axle_ctx_open_stream(axle_ctx *c, const axle_stream_opts *o, axle_stream **o
 {
     *out = NULL;
     if (c->cancel_called && c->remote_err) /* the cancel that arrived, before any misuse */
-        return put_copy(c->remote_err, c->remote_rc);
+        return axle__error_put_copy(c->remote_err, c->remote_rc);
     if (c->stream.opened)
         return AXLE_SET_ERR(-EINVAL, "axle_ctx_open_stream: this context's stream was opened "
                                      "already; a stream is one-shot: open a new context");
@@ -768,7 +752,7 @@ int axle_stream_send(axle_stream *s, const void *data, size_t len)
     if (s->closed)
         return AXLE_SET_ERR(-AXLE_ECLOSED, "axle_stream_send: this side closed the stream");
     if (c->remote_err)
-        return put_copy(c->remote_err, c->remote_rc);
+        return axle__error_put_copy(c->remote_err, c->remote_rc);
     if (c->shm.out)
         return axle__shm_stream_send(c, data, len);
     Axle__Yield y = AXLE__YIELD__INIT;
@@ -788,7 +772,7 @@ static int stream_take(axle_stream *s, axle_buf *out, bool nowait)
         return AXLE_SET_ERR(-AXLE_ECLOSED, "receive on a stream this side closed");
     for (;;) {
         if (s->failed)
-            return put_copy(c->remote_err, c->remote_rc);
+            return axle__error_put_copy(c->remote_err, c->remote_rc);
         if (s->eoc)
             return AXLE_SET_ERR(-AXLE_EEOC, "end of stream: %s closed its side", c->peer_uid.name);
         /* The ring first: its data precedes whatever is queued (shmstream.c). */
@@ -969,7 +953,7 @@ int axle_sub_recv(axle_sub *sub, axle_buf *out, uint64_t *missed)
             return rc;
         }
         if (bc->end_rc) /* the stream ended: every caught-up subscriber sees it */
-            return put_copy(bc->end_err, bc->end_rc);
+            return axle__error_put_copy(bc->end_err, bc->end_rc);
         int rc;
         if (!bc->reading) { /* nobody reads the stream: this task does */
             bc->reading = true;
@@ -979,7 +963,7 @@ int axle_sub_recv(axle_sub *sub, axle_buf *out, uint64_t *missed)
                 bc->next_seq++;
             } else if (rc != -ECANCELED) {
                 bc->end_rc = rc;
-                bc->end_err = clone_last(rc);
+                bc->end_err = axle__error_clone_last(rc);
             }
             bcast_signal(bc); /* a value, an end, or a reader gone: the others look again */
             if (rc == -ECANCELED)

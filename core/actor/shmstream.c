@@ -28,7 +28,7 @@
  *
  * Fairness. A ring that always has data (or room) would let one task run
  * forever without reaching the scheduler, and the actor's message loop,
- * which carries cancels, would never run: every RUN_MAX ring operations a
+ * which carries cancels, would never run: every AXLE__RUN_MAX ring operations a
  * task yields.
  */
 #include "ctx_int.h"
@@ -44,7 +44,6 @@
 #include <unistd.h>
 
 #define SHM_BYTES_DEFAULT ((size_t)64 << 10)
-#define RUN_MAX 64                            /* ring operations between yields */
 #define CLOSE_DRAIN_NS (1000 * 1000 * 1000LL) /* what closing waits to push DRAIN's queue */
 
 /* ---- which host ------------------------------------------------------------------------- */
@@ -333,15 +332,6 @@ void axle__shm_stream_nudge(axle_ctx *c)
         axle_scope_cancel(c->shm.nudge_tx);
 }
 
-/* Yield every RUN_MAX ring operations (see the design note). */
-static int fair(unsigned *run)
-{
-    if (++*run < RUN_MAX)
-        return axle__checkpoint();
-    *run = 0;
-    return axle_checkpoint();
-}
-
 static int peer_went_away(axle_ctx *c)
 {
     char who[96];
@@ -414,7 +404,7 @@ int axle__shm_stream_send(axle_ctx *c, const void *data, size_t len)
                             "axle_stream_send: %zu bytes is more than the stream's shm ring "
                             "carries in one message (%zu; raise axle_stream_opts.shm_bytes)",
                             len, axle_ring_max_record(r));
-    int rc = fair(&c->shm.tx_run);
+    int rc = axle__fair(&c->shm.tx_run);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -490,7 +480,7 @@ void axle__shm_stream_flush(axle_ctx *c)
 int axle__shm_stream_take(axle_ctx *c, axle_buf *out, bool nowait)
 {
     if (!nowait) {
-        int rc = fair(&c->shm.rx_run);
+        int rc = axle__fair(&c->shm.rx_run);
         if (rc < 0)
             return rc;
     }

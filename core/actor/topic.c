@@ -41,7 +41,6 @@
 #define TOPIC_KEY_MAX 64
 #define CAPACITY_DEFAULT ((size_t)1 << 20)
 #define FIND_POLL_NS (5 * 1000 * 1000LL)    /* how often subscribe looks for a publisher */
-#define RUN_MAX 64                          /* records between yields */
 #define DEATH_CHECK_NS (10 * 1000 * 1000LL) /* how often an empty recv_nowait looks for it */
 
 enum { TAG_DATA = 0, TAG_END = 1 };
@@ -280,9 +279,7 @@ static int recv_impl(axle_topic *t, axle_buf *out, uint64_t *missed, bool nowait
     if (t->end)
         return again(t);
     if (!nowait) {
-        int rc = ++t->run < RUN_MAX ? axle_checkpoint_if_cancelled() : axle_checkpoint();
-        if (t->run >= RUN_MAX)
-            t->run = 0;
+        int rc = axle__fair(&t->run);
         if (rc < 0)
             return rc;
     }
