@@ -307,43 +307,18 @@ static pid_t entry_owner(const char *d_name)
     return (pid_t)pid;
 }
 
-/* Unlink every /dev/shm/axle.<pid>.* for which keep(pid, arg) is false; how many. */
-static int unlink_unless(bool (*keep)(pid_t pid, pid_t arg), pid_t arg)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return -errno;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        pid_t pid = entry_owner(e->d_name);
-        if (pid == 0 || keep(pid, arg))
-            continue;
-        char name[NAME_MAX + 2];
-        snprintf(name, sizeof name, "/%s", e->d_name);
-        removed += shm_unlink(name) == 0;
-    }
-    closedir(d);
-    return removed;
-}
-
-/* Alive, or alive but not ours to signal (EPERM). */
-static bool owner_alive(pid_t pid, pid_t unused)
-{
-    (void)unused;
-    return kill(pid, 0) == 0 || errno != ESRCH;
-}
-
-static bool not_owner(pid_t pid, pid_t owner) { return pid != owner; }
-
-/* The names to reap: dead owners' segments, each with a mark for "still mapped". */
-struct reap_list {
+/*
+ * The /dev/shm/axle.<pid>.* names a cleanup looks at, each with a mark
+ * for "keep it" (reap: some process still maps it). Collected first,
+ * unlinked after, so nothing is removed under the directory scan.
+ */
+struct names {
     char (*name)[NAME_MAX + 1]; /* "axle.<pid>.<key>" (owned) */
-    bool *mapped;               /* (owned) */
+    bool *keep;                 /* (owned) */
     size_t n, cap;
 };
 
-static int reap_add(struct reap_list *l, const char *name)
+static int names_add(struct names *l, const char *name)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
@@ -351,19 +326,50 @@ static int reap_add(struct reap_list *l, const char *name)
         if (!nn)
             return -ENOMEM;
         l->name = nn;
-        bool *nm = realloc(l->mapped, cap * sizeof *nm);
-        if (!nm)
+        bool *nk = realloc(l->keep, cap * sizeof *nk);
+        if (!nk)
             return -ENOMEM;
-        l->mapped = nm;
+        l->keep = nk;
         l->cap = cap;
     }
     snprintf(l->name[l->n], sizeof l->name[l->n], "%s", name);
-    l->mapped[l->n++] = false;
+    l->keep[l->n++] = false;
     return 0;
 }
 
-/* Mark the names some process maps: "/dev/shm/<name>" in any /proc/<pid>/maps we can read. */
-static void reap_mark_mapped(struct reap_list *l)
+/* Every axle segment whose owner pid pick(pid, arg) chooses. 0 or -errno. */
+static int names_of(struct names *l, bool (*pick)(pid_t pid, pid_t arg), pid_t arg)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return -errno;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        pid_t pid = entry_owner(e->d_name);
+        if (pid != 0 && pick(pid, arg))
+            rc = names_add(l, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Unlink the names not kept (unless rc < 0) and free l: how many went, or rc. */
+static int names_unlink(struct names *l, int rc)
+{
+    int removed = 0;
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        char name[NAME_MAX + 2];
+        snprintf(name, sizeof name, "/%s", l->name[i]);
+        removed += !l->keep[i] && shm_unlink(name) == 0;
+    }
+    free(l->name);
+    free(l->keep);
+    return rc < 0 ? rc : removed;
+}
+
+/* Keep the names some process maps: "/dev/shm/<name>" in any /proc/<pid>/maps we can read. */
+static void names_keep_mapped(struct names *l)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -384,42 +390,36 @@ static void reap_mark_mapped(struct reap_list *l)
             at += strlen("/dev/shm/");
             at[strcspn(at, " \n")] = 0; /* also drops a " (deleted)" suffix */
             for (size_t i = 0; i < l->n; i++)
-                if (!l->mapped[i] && strcmp(l->name[i], at) == 0)
-                    l->mapped[i] = true;
+                if (!l->keep[i] && strcmp(l->name[i], at) == 0)
+                    l->keep[i] = true;
         }
         fclose(f);
     }
     closedir(d);
 }
 
+/* Dead for sure (not alive, and not merely not ours to signal). */
+static bool owner_dead(pid_t pid, pid_t unused)
+{
+    (void)unused;
+    return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static bool is_owner(pid_t pid, pid_t owner) { return pid == owner; }
+
 int axle_shm_reap(void)
 {
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return -errno;
-    struct reap_list l = {0};
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        pid_t pid = entry_owner(e->d_name);
-        if (pid != 0 && !owner_alive(pid, 0))
-            rc = reap_add(&l, e->d_name);
-    }
-    closedir(d);
+    struct names l = {0};
+    int rc = names_of(&l, owner_dead, 0);
     if (rc == 0 && l.n)
-        reap_mark_mapped(&l);
-    int removed = 0;
-    for (size_t i = 0; rc == 0 && i < l.n; i++) {
-        char name[NAME_MAX + 2];
-        snprintf(name, sizeof name, "/%s", l.name[i]);
-        removed += !l.mapped[i] && shm_unlink(name) == 0;
-    }
-    free(l.name);
-    free(l.mapped);
-    return rc < 0 ? rc : removed;
+        names_keep_mapped(&l);
+    return names_unlink(&l, rc);
 }
 
 int axle_shm_unlink_owned(pid_t owner)
 {
-    return owner <= 0 ? -EINVAL : unlink_unless(not_owner, owner);
+    if (owner <= 0)
+        return -EINVAL;
+    struct names l = {0};
+    return names_unlink(&l, names_of(&l, is_owner, owner));
 }

@@ -170,7 +170,7 @@ AXLE_API int axle_shm_reap(void);
  * never outlive their actor. Mappings stay valid; a later close by the
  * owner finds the name gone and carries on.
  * Returns: the number of names removed.
- * Errors: -EINVAL owner <= 0; negated errno of opendir("/dev/shm").
+ * Errors: -EINVAL owner <= 0; negated errno of opendir("/dev/shm"); -ENOMEM.
  * Checkpoint: no.
  */
 AXLE_API int axle_shm_unlink_owned(pid_t owner);
