@@ -847,42 +847,21 @@ static inline __attribute__((always_inline)) int peek_try(axle_ring *r, void *ar
                 publish_tail(r);
             return -EAGAIN;
         }
-        uint64_t pos = r->tail & r->mask;
-        uint64_t to_end = r->cap - pos;
-        if (r->fixed) {
-            /* No header: a skip where a slot does not fit, then a whole slot. */
-            if (to_end < r->slot) {
-                if (to_end > (uint64_t)avail)
-                    return -AXLE_ESHMCORRUPT;
-                r->tail += to_end; /* published with the release, or when empty */
-                continue;
-            }
-            if ((uint64_t)avail < r->slot)
-                return -AXLE_ESHMCORRUPT; /* head inside a slot */
-            r->peeked = r->slot;
-            r->peek_count = 1;
-            r->peek_buf = r->data + pos;
-            r->peek_len = r->fixed;
-            return 0;
-        }
-        const axle__ring_rec *rec = (const axle__ring_rec *)(r->data + pos);
-        uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
-        uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
-        if (type == AXLE__REC_PAD) {
-            if ((uint64_t)len != to_end - sizeof(axle__ring_rec) || to_end > (uint64_t)avail)
-                return -AXLE_ESHMCORRUPT;
-            r->tail += to_end;
+        struct ring_view v = ring_view_of(r);
+        const void *buf;
+        uint32_t len;
+        uint64_t step;
+        int k = rec_step(&v, r->tail, (uint64_t)avail, &buf, &len, &step);
+        if (k < 0)
+            return k;
+        if (k == REC_SKIP) { /* a PAD or a skip: its room goes back at once */
+            r->tail += step;
             publish_tail(r);
             continue;
         }
-        if (type != AXLE__REC_DATA)
-            return -AXLE_ESHMCORRUPT;
-        uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)len);
-        if (total > to_end || total > (uint64_t)avail)
-            return -AXLE_ESHMCORRUPT;
-        r->peeked = total;
+        r->peeked = step;
         r->peek_count = 1;
-        r->peek_buf = rec + 1;
+        r->peek_buf = buf;
         r->peek_len = len;
         return 0;
     }

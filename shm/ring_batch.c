@@ -247,11 +247,8 @@ typedef struct peek_batch_arg {
 static int peek_batch_try(axle_ring *r, void *arg)
 {
     peek_batch_arg *a = arg;
-    /* Locals, not r->: the stores into a->out may alias the handle as far
-     * as the compiler knows, and would reload every field per record. */
-    const unsigned char *const data = r->data;
-    const uint64_t cap = r->cap, mask = r->mask, tail = r->tail, slot = r->slot;
-    const size_t fixed = r->fixed;
+    const struct ring_view v = ring_view_of(r); /* locals: see ring_view */
+    const uint64_t tail = r->tail;
     uint64_t at = tail, end = r->cached_head;
     struct iovec *const out = a->out;
     const int max = a->max;
@@ -264,7 +261,7 @@ static int peek_batch_try(axle_ring *r, void *arg)
             fresh = true;
             /* acquire; pairs with the release store of head in publish_head. */
             uint64_t h = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
-            if (h - tail > cap || (h & 7) || h - tail < at - tail) {
+            if (h - tail > v.cap || (h & 7) || h - tail < at - tail) {
                 bad = -AXLE_ESHMCORRUPT;
                 break;
             }
@@ -273,49 +270,25 @@ static int peek_batch_try(axle_ring *r, void *arg)
             if (at == end)
                 break;
         }
-        uint64_t pos = at & mask, to_end = cap - pos, avail = end - at;
-        if (slot) { /* a fixed ring: a skip where a slot does not fit, then a whole slot */
-            if (to_end < slot) {
-                if (to_end > avail) {
-                    bad = -AXLE_ESHMCORRUPT;
-                    break;
-                }
-                at += to_end;
-                if (k == 0)
-                    r->tail = at; /* published with the release, or when empty */
-                continue;
-            }
-            if (avail < slot) {
-                bad = -AXLE_ESHMCORRUPT; /* head inside a slot */
-                break;
-            }
-            out[k].iov_base = (void *)(data + pos);
-            out[k].iov_len = fixed;
-            k++;
-            at += slot;
-            continue;
-        }
-        const axle__ring_rec *rec = (const axle__ring_rec *)(data + pos);
-        uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
-        uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
-        uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)len);
-        if (__builtin_expect(type == AXLE__REC_DATA && total <= to_end && total <= avail, 1)) {
-            out[k].iov_base = (void *)(rec + 1);
-            out[k].iov_len = len;
-            k++;
-            at += total;
-            continue;
-        }
-        if (type != AXLE__REC_PAD || (uint64_t)len != to_end - sizeof(axle__ring_rec) ||
-            to_end > avail) {
-            bad = -AXLE_ESHMCORRUPT;
+        const void *buf;
+        uint32_t len;
+        uint64_t step;
+        int kind = rec_step(&v, at, end - at, &buf, &len, &step);
+        if (kind < 0) {
+            bad = kind;
             break;
         }
-        at += to_end;
-        if (k == 0) { /* nothing peeked yet: consume the PAD now */
-            r->tail = at;
-            publish_tail(r);
+        at += step;
+        if (kind == REC_SKIP) {
+            if (k == 0) { /* nothing peeked yet: its room goes back at once (as peek_try) */
+                r->tail = at;
+                publish_tail(r);
+            }
+            continue;
         }
+        out[k].iov_base = (void *)buf;
+        out[k].iov_len = len;
+        k++;
     }
     if (k == 0) {
         if (bad)

@@ -223,6 +223,57 @@ static inline void copy_in(void *buf, const void *data, size_t len)
 
 /* --------------------------------------------------------------- consumer */
 
+/* What reading records needs of the handle, in locals: a loop that stores
+ * through pointers would otherwise reload every field per record. */
+struct ring_view {
+    const unsigned char *data;
+    uint64_t cap, mask, slot; /* slot: a fixed ring's, else 0 */
+    uint32_t fixed;           /* a fixed ring's record size, else 0 */
+};
+
+static inline struct ring_view ring_view_of(const axle_ring *r)
+{
+    return (struct ring_view){r->data, r->cap, r->mask, r->slot, r->fixed};
+}
+
+enum { REC_TAKE = 1, REC_SKIP = 2 };
+
+/*
+ * The record at cursor at, with avail bytes published past it, checked
+ * against everything a hostile producer could have written there:
+ * REC_TAKE (*buf and *len its payload, *step its bytes), REC_SKIP (*step
+ * the rest of the area: a PAD, or a fixed ring's skip where a slot does
+ * not fit), or -AXLE_ESHMCORRUPT. The one reading rule of peek, peek_batch.
+ */
+static inline __attribute__((always_inline)) int rec_step(const struct ring_view *v, uint64_t at,
+                                                          uint64_t avail, const void **buf,
+                                                          uint32_t *len, uint64_t *step)
+{
+    uint64_t pos = at & v->mask, to_end = v->cap - pos;
+    if (v->slot) {
+        if (to_end < v->slot) {
+            *step = to_end;
+            return to_end <= avail ? REC_SKIP : -AXLE_ESHMCORRUPT;
+        }
+        if (avail < v->slot)
+            return -AXLE_ESHMCORRUPT; /* head inside a slot */
+        *buf = v->data + pos, *len = v->fixed, *step = v->slot;
+        return REC_TAKE;
+    }
+    const axle__ring_rec *rec = (const axle__ring_rec *)(v->data + pos);
+    uint32_t n = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+    uint32_t type = __atomic_load_n(&rec->type, __ATOMIC_RELAXED);
+    uint64_t total = align8(sizeof(axle__ring_rec) + (uint64_t)n);
+    if (__builtin_expect(type == AXLE__REC_DATA && total <= to_end && total <= avail, 1)) {
+        *buf = rec + 1, *len = n, *step = total;
+        return REC_TAKE;
+    }
+    if (type != AXLE__REC_PAD || (uint64_t)n != to_end - sizeof(axle__ring_rec) || to_end > avail)
+        return -AXLE_ESHMCORRUPT;
+    *step = to_end;
+    return REC_SKIP;
+}
+
 /* Bytes published past tail, refreshing the cached head when none are
  * known; or -AXLE_ESHMCORRUPT. */
 static inline int64_t fetch_head(axle_ring *r)
