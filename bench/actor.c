@@ -227,9 +227,7 @@ static int rpc_main(void *arg)
             rc = axle_portal_run(p, "bench.echo", arg64, sizeof arg64, &b);
             lat[i] = (double)(bench_now() - t0);
         }
-        r->p50[rep] = bench_quantile(lat, rounds, 0.50);
-        r->p99[rep] = bench_quantile(lat, rounds, 0.99);
-        r->p999[rep] = bench_quantile(lat, rounds, 0.999);
+        bench_tails(lat, rounds, &r->p50[rep], &r->p99[rep], &r->p999[rep]);
     }
     axle_buf_free(&b);
     return bench_child_close(&c, rc);

@@ -90,11 +90,26 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The q-quantile of v[0..n), already sorted, nearest rank. */
+static double sorted_quantile(const double *v, int n, double q)
+{
+    int rank = (int)ceil(q * n);
+    return v[rank < 1 ? 0 : rank > n ? n - 1 : rank - 1];
+}
+
 double bench_quantile(double *v, int n, double q)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int rank = (int)ceil(q * n);
-    return v[rank < 1 ? 0 : rank > n ? n - 1 : rank - 1];
+    return sorted_quantile(v, n, q);
+}
+
+void bench_tails(double *v, int n, double *p50, double *p99, double *p999)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *p50 = sorted_quantile(v, n, 0.50);
+    *p99 = sorted_quantile(v, n, 0.99);
+    if (p999)
+        *p999 = sorted_quantile(v, n, 0.999);
 }
 
 /* ---- the table -------------------------------------------------------- */

@@ -77,6 +77,9 @@ int bench_series(int (*round)(void *arg, uint64_t n), void *arg, uint64_t n, dou
  */
 double bench_quantile(double *v, int n, double q);
 
+/* bench_tails — p50, p99 and (p999 not NULL) p999 of v[0..n), sorting it once. */
+void bench_tails(double *v, int n, double *p50, double *p99, double *p999);
+
 /*
  * bench_measure — report one measurement: median, min and max of the n
  * samples (one per repetition), in the unit the metric names (ns_per_op,

@@ -451,9 +451,7 @@ static int rtt_main(void *arg)
             lat[i] = (double)(bench_now() - t0);
         }
         if (rc == 0 && rep >= 0) {
-            r->p50[rep] = bench_quantile(lat, n, 0.50);
-            r->p99[rep] = bench_quantile(lat, n, 0.99);
-            r->p999[rep] = bench_quantile(lat, n, 0.999);
+            bench_tails(lat, n, &r->p50[rep], &r->p99[rep], &r->p999[rep]);
         }
     }
     axle_buf_free(&b);

@@ -474,9 +474,7 @@ static int rtt_body(bool driver, struct side *s, size_t size, uint64_t rounds, s
             lat[i] = (double)(bench_now() - t0);
         }
         if (rep >= 0) {
-            out->a[rep] = bench_quantile(lat, cnt, 0.50);
-            out->b[rep] = bench_quantile(lat, cnt, 0.99);
-            out->c[rep] = bench_quantile(lat, cnt, 0.999);
+            bench_tails(lat, cnt, &out->a[rep], &out->b[rep], &out->c[rep]);
         }
     }
     return 0;

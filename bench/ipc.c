@@ -158,9 +158,7 @@ static int rtt_client_main(void *arg)
     rc = rtt_rounds(c, &env, rounds / 4, false); /* warm-up */
     for (int rep = 0; rc == 0 && rep < bench_reps(); rep++) {
         rc = rtt_rounds(c, &env, rounds, true);
-        r->p50[rep] = bench_quantile(lat, rounds, 0.50);
-        r->p99[rep] = bench_quantile(lat, rounds, 0.99);
-        r->p999[rep] = bench_quantile(lat, rounds, 0.999);
+        bench_tails(lat, rounds, &r->p50[rep], &r->p99[rep], &r->p999[rep]);
     }
     axle_conn_close(c);
     return rc;
@@ -243,9 +241,7 @@ int bench_raw_rtt(bool tcp, size_t len, double *p50, double *p99, double *p999)
             lat[i] = (double)(bench_now() - t0);
         }
         if (rep >= 0) {
-            p50[rep] = bench_quantile(lat, rounds, 0.50);
-            p99[rep] = bench_quantile(lat, rounds, 0.99);
-            p999[rep] = bench_quantile(lat, rounds, 0.999);
+            bench_tails(lat, rounds, &p50[rep], &p99[rep], &p999[rep]);
         }
     }
 out:

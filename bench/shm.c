@@ -310,9 +310,7 @@ static int rtt_measure(enum impl impl, size_t size, double *p50, double *p99, do
             lat[i] = (double)(bench_now() - t0);
         }
         if (rc == 0 && rep >= 0) {
-            p50[rep] = bench_quantile(lat, n, 0.50);
-            p99[rep] = bench_quantile(lat, n, 0.99);
-            p999[rep] = bench_quantile(lat, n, 0.999);
+            bench_tails(lat, n, &p50[rep], &p99[rep], &p999[rep]);
         }
     }
     rc = bench_reap(pid, rc);
@@ -496,8 +494,7 @@ static int parked_measure(enum parked_impl impl, double *p50, double *p99)
             lat[k] = (double)(bench_now() - t0);
         }
         if (rc == 0 && rep >= 0) {
-            p50[rep] = bench_quantile(lat, n, 0.50);
-            p99[rep] = bench_quantile(lat, n, 0.99);
+            bench_tails(lat, n, &p50[rep], &p99[rep], NULL);
         }
     }
     rc = bench_reap(pid, rc < 0 ? -EIO : 0);
@@ -767,19 +764,25 @@ double bench_report_rate(const char *sc, int size, const char *impl, const doubl
 }
 
 /* Measure axle in mode, then the raw ring, at size; report both and the speedup. */
-static int vs_raw_ring(const char *sc, enum thr_mode mode, int size, double *axle_rate)
+/* Measure mode at size and report it as impl; *med: its median rate. */
+static int thr_report(const char *sc, enum thr_mode mode, int size, const char *impl, double *med)
 {
     double r[BENCH_MAX_REPS];
     int rc = thr_measure(mode, (size_t)size, r);
-    if (rc < 0)
-        return rc;
-    double ax = bench_report_rate(sc, size, "axle", r);
-    if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
-        return rc;
-    double raw = bench_report_rate(sc, size, "raw_ring", r);
-    bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
-    *axle_rate = ax;
-    return 0;
+    if (rc == 0)
+        *med = bench_report_rate(sc, size, impl, r);
+    return rc;
+}
+
+/* Measure axle in mode, then the raw ring, at size; report both and the speedup.
+ */
+static int vs_raw_ring(const char *sc, enum thr_mode mode, int size, double *axle_rate)
+{
+    double raw = 0;
+    int rc = thr_report(sc, mode, size, "axle", axle_rate);
+    if (rc == 0 && (rc = thr_report(sc, THR_RAW, size, "raw_ring", &raw)) == 0)
+        bench_compare(sc, size, "axle", "raw_ring", "speedup", *axle_rate / raw);
+    return rc;
 }
 
 static int thr_sizes(void)
@@ -788,7 +791,7 @@ static int thr_sizes(void)
     const char *sc = "shm.thr";
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int size = sizes[k];
-        double r[BENCH_MAX_REPS], ax;
+        double r[BENCH_MAX_REPS], ax = 0;
         int rc = vs_raw_ring(sc, THR_AXLE, size, &ax);
         if (rc == 0 && size <= 1024)
             rc = bench_shm_thr_peers(sc, size, ax, thr_count((size_t)size));
@@ -852,7 +855,7 @@ static int run_thr_batch(void)
     const char *sc = "shm.thr.batch";
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int size = sizes[k];
-        double ax, r[BENCH_MAX_REPS];
+        double ax = 0, r[BENCH_MAX_REPS];
         int rc = vs_raw_ring(sc, THR_BATCH, size, &ax);
         if (rc < 0 || (rc = thr_measure(THR_DEFERRED, (size_t)size, r)) < 0)
             return rc;
@@ -877,20 +880,16 @@ static int run_thr_burst(void)
     const char *sc = "shm.thr.burst";
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int size = sizes[k];
-        double r[BENCH_MAX_REPS], ax, raw, run, fixed;
-        int rc;
-        if ((rc = thr_measure(THR_BURST, (size_t)size, r)) < 0)
+        double ax = 0, raw = 0, run = 0, fixed = 0; /* every row first, then the ratios */
+        int rc = thr_report(sc, THR_BURST, size, "axle", &ax);
+        if (rc == 0)
+            rc = thr_report(sc, THR_RAW, size, "raw_ring", &raw);
+        if (rc == 0)
+            rc = thr_report(sc, THR_RAW_BURST, size, "raw_ring_burst", &run);
+        if (rc == 0)
+            rc = thr_report(sc, THR_FIXED, size, "axle_fixed", &fixed);
+        if (rc < 0)
             return rc;
-        ax = bench_report_rate(sc, size, "axle", r);
-        if ((rc = thr_measure(THR_RAW, (size_t)size, r)) < 0)
-            return rc;
-        raw = bench_report_rate(sc, size, "raw_ring", r);
-        if ((rc = thr_measure(THR_RAW_BURST, (size_t)size, r)) < 0)
-            return rc;
-        run = bench_report_rate(sc, size, "raw_ring_burst", r);
-        if ((rc = thr_measure(THR_FIXED, (size_t)size, r)) < 0)
-            return rc;
-        fixed = bench_report_rate(sc, size, "axle_fixed", r);
         bench_compare(sc, size, "axle", "raw_ring", "speedup", ax / raw);
         bench_compare(sc, size, "axle", "raw_ring_burst", "speedup", ax / run);
         bench_compare(sc, size, "axle_fixed", "raw_ring", "speedup", fixed / raw);

@@ -187,9 +187,7 @@ static int chan_rtt(enum peer_kind kind, size_t size, double *p50, double *p99, 
             lat[i] = (double)(bench_now() - t0);
         }
         if (rc == 0 && rep >= 0) {
-            p50[rep] = bench_quantile(lat, n, 0.50);
-            p99[rep] = bench_quantile(lat, n, 0.99);
-            p999[rep] = bench_quantile(lat, n, 0.999);
+            bench_tails(lat, n, &p50[rep], &p99[rep], &p999[rep]);
         }
     }
     if (pid > 0)
