@@ -21,7 +21,8 @@
  *           does); no record header, no bounds checks, no futex words.
  *       Then the other programs' IPC (shm_peers.c): pipe, socketpair,
  *       zmq_ipc and iceoryx (busy-polling pub/sub, iox.c; its RouDi is
- *       started for the scenario and stopped after it).
+ *       started for each iceoryx measurement and stopped after it, so it
+ *       never runs beside the other rows).
  *       ratio = axle p50 ÷ baseline p50.
  *   shm.rtt.parked (64 B) The same ping-pong with both sides parked on
  *       every wait: axle's blocking axle_ring_send / axle_ring_recv with a
@@ -362,16 +363,6 @@ static int rtt_sizes(void)
     return 0;
 }
 
-/* iceoryx needs its RouDi for the scenario; one line says why when it is not up. */
-static int with_roudi(const char *sc, int (*run)(void))
-{
-    if (bench_iox_start() < 0)
-        bench_skip(sc, "iceoryx", bench_iox_why());
-    int rc = run();
-    bench_iox_stop();
-    return rc;
-}
-
 /* ---- shm.rtt.parked ------------------------------------------------------------- */
 
 enum parked_impl { PARKED_AXLE, PARKED_FUTEX, PARKED_EVENTFD };
@@ -509,7 +500,7 @@ out:
     return rc;
 }
 
-static int run_rtt(void) { return with_roudi("shm.rtt", rtt_sizes); }
+static int run_rtt(void) { return rtt_sizes(); }
 
 static int run_rtt_parked(void)
 {
@@ -817,7 +808,7 @@ static int thr_sizes(void)
     return 0;
 }
 
-static int run_thr(void) { return with_roudi("shm.thr", thr_sizes); }
+static int run_thr(void) { return thr_sizes(); }
 
 static int run_thr_zc(void)
 {
