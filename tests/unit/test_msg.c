@@ -319,6 +319,17 @@ END_TEST
  */
 START_TEST(msg_yield_fast_path_matches_protobuf_c)
 {
+    /* The hand-written path knows Yield as exactly {1: cid, 2: pld}, in
+     * Envelope field 8 after field 1 (version): a field added to the proto
+     * must be taught to core/ipc/msg.c first, or it is silently dropped. */
+    ck_assert_uint_eq(axle__yield__descriptor.n_fields, 2);
+    ck_assert_uint_eq(axle__yield__descriptor.fields[0].id, 1);
+    ck_assert_uint_eq(axle__yield__descriptor.fields[1].id, 2);
+    const ProtobufCFieldDescriptor *fy =
+        protobuf_c_message_descriptor_get_field_by_name(&axle__envelope__descriptor, "yield");
+    const ProtobufCFieldDescriptor *fv =
+        protobuf_c_message_descriptor_get_field_by_name(&axle__envelope__descriptor, "version");
+    ck_assert(fy && fy->id == 8 && fv && fv->id == 1);
     static const uint64_t cids[] = {0, 1, 127, 128, 0x8a3f55aa12345678ull, UINT64_MAX};
     static const size_t lens[] = {0, 1, 64, 127, 128, 300, 70000};
     static uint8_t pld[70000], ours[70100], theirs[70100];
