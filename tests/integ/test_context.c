@@ -509,6 +509,11 @@ static void end_children(axle_actor_nursery *an)
     ck_assert_int_eq(axle_actor_nursery_close(an, 0), 0);
 }
 
+/* A test whose whole body is a root running fn(arg), which must return 0. */
+#define ROOT_TEST(name, fn, arg)                                     \
+    START_TEST(name) { ck_assert_int_eq(root_run((fn), (arg)), 0); } \
+    END_TEST
+
 /* A test whose root has one daemon named "child" and runs body(portal, arg). */
 #define CHILD_TEST(name, body, arg)                                      \
     START_TEST(name) { ck_assert_int_eq(with_child((body), (arg)), 0); } \
@@ -1049,17 +1054,9 @@ static int peer_canceller_main(void *arg)
     return 0;
 }
 
-START_TEST(peer_canceller_every_context_names_the_canceller)
-{
-    ck_assert_int_eq(root_run(peer_canceller_main, NULL), 0);
-}
-END_TEST
+ROOT_TEST(peer_canceller_every_context_names_the_canceller, peer_canceller_main, NULL)
 
-START_TEST(peer_canceller_error_during_ctxc_handling_propagates)
-{
-    ck_assert_int_eq(root_run(peer_canceller_main, (void *)1), 0);
-}
-END_TEST
+ROOT_TEST(peer_canceller_error_during_ctxc_handling_propagates, peer_canceller_main, (void *)1)
 
 /*
  * test_peer_spawns_and_cancels_service_subactor: the service's error
@@ -1194,11 +1191,7 @@ static int not_swallowed_main(void *arg)
     return 0;
 }
 
-START_TEST(error_before_started_not_swallowed_by_remote_ctxc)
-{
-    ck_assert_int_eq(root_run(not_swallowed_main, NULL), 0);
-}
-END_TEST
+ROOT_TEST(error_before_started_not_swallowed_by_remote_ctxc, not_swallowed_main, NULL)
 
 /* ---- streams ------------------------------------------------------------------------- */
 
@@ -1801,8 +1794,7 @@ static int dies_mid_stream_main(void *arg)
     return 0;
 }
 
-START_TEST(child_dies_mid_stream) { ck_assert_int_eq(root_run(dies_mid_stream_main, NULL), 0); }
-END_TEST
+ROOT_TEST(child_dies_mid_stream, dies_mid_stream_main, NULL)
 
 /*
  * test_ipc_channel_break_during_stream: the parent streams to the child and
@@ -2243,8 +2235,7 @@ static int entered_once_main(void *arg)
     return 0;
 }
 
-START_TEST(resource_only_entered_once) { ck_assert_int_eq(root_run(entered_once_main, NULL), 0); }
-END_TEST
+ROOT_TEST(resource_only_entered_once, entered_once_main, NULL)
 
 /* The last user waits for the exit, and gets its error; the others do not. */
 static int last_user_main(void *arg)
@@ -2298,11 +2289,7 @@ static int cancelled_final_user_main(void *arg)
     return 0;
 }
 
-START_TEST(final_user_cancelled_still_waits_and_exit_error_wins)
-{
-    ck_assert_int_eq(root_run(cancelled_final_user_main, NULL), 0);
-}
-END_TEST
+ROOT_TEST(final_user_cancelled_still_waits_and_exit_error_wins, cancelled_final_user_main, NULL)
 
 /* An open that runs between the last close and the exit's start waits for
  * the exit and enters afresh; the close does not wait for that new user. */
@@ -2345,11 +2332,7 @@ static int open_after_last_close_main(void *arg)
     return 0;
 }
 
-START_TEST(open_between_last_close_and_exit_enters_afresh)
-{
-    ck_assert_int_eq(root_run(open_after_last_close_main, NULL), 0);
-}
-END_TEST
+ROOT_TEST(open_between_last_close_and_exit_enters_afresh, open_after_last_close_main, NULL)
 
 /* The first (entering) user is cancelled mid-enter; the next one never hangs. */
 static int fast_cancel_main(void *arg)
@@ -2371,11 +2354,7 @@ static int fast_cancel_main(void *arg)
     return 0;
 }
 
-START_TEST(lock_not_corrupted_on_fast_cancel)
-{
-    ck_assert_int_eq(root_run(fast_cancel_main, NULL), 0);
-}
-END_TEST
+ROOT_TEST(lock_not_corrupted_on_fast_cancel, fast_cancel_main, NULL)
 
 /* An open during the teardown gets a fresh instance once the old exit finished. */
 static int reentry_main(void *arg)
@@ -2403,8 +2382,7 @@ static int reentry_main(void *arg)
     return 0;
 }
 
-START_TEST(resource_reentry_during_teardown) { ck_assert_int_eq(root_run(reentry_main, NULL), 0); }
-END_TEST
+ROOT_TEST(resource_reentry_during_teardown, reentry_main, NULL)
 
 /*
  * test_moc_service_nursery_cancellation_completes_exit: the actor holding a
@@ -2470,8 +2448,7 @@ static int per_key_main(void *arg)
     return 0;
 }
 
-START_TEST(per_key_resource_lifecycle) { ck_assert_int_eq(root_run(per_key_main, NULL), 0); }
-END_TEST
+ROOT_TEST(per_key_resource_lifecycle, per_key_main, NULL)
 
 /* One stream from a child, fanned out to local tasks through a shared resource. */
 struct shared_stream {
